@@ -1,0 +1,35 @@
+"""Valid values of parameters whose names say what they hold (dataset, model, ...).
+
+Each list comes from the registry of the module that owns it, so a new dataset or model
+becomes a valid choice everywhere at once.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .runtime import DEVICES
+
+# parameter name (singular or plural) -> (module, attribute holding the valid names)
+_REGISTRIES = {
+    "dataset": ("avalley.data", "DATASETS"),
+    "model": ("avalley.models", "MODELS"),
+    "bn_mode": ("avalley.landscape", "BN_MODES"),
+    "direction_kind": ("avalley.directions", "KINDS"),
+}
+
+
+def for_parameter(name: str):
+    if name == "device":
+        return DEVICES
+    key = name[:-1] if name.endswith("s") and name[:-1] in _REGISTRIES else name
+    key = key.split("__")[0]
+    for suffix in ("", ):
+        if key + suffix in _REGISTRIES:
+            module, attr = _REGISTRIES[key]
+            return tuple(getattr(importlib.import_module(module), attr))
+    # names such as `bn_model` or `quick_dataset`: match on the last word
+    tail = key.rsplit("_", 1)[-1]
+    if tail in ("dataset", "model") and tail in _REGISTRIES:
+        module, attr = _REGISTRIES[tail]
+        return tuple(getattr(importlib.import_module(module), attr))
+    return None

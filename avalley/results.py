@@ -1,0 +1,168 @@
+"""The results store: each chapter run writes `results.json` (and arrays in `arrays.npz`)
+atomically under `data/runs/CHAPTER/PROFILE/`, with its parameters, environment and claims.
+
+A claim is a `check` (the book's own method or a theorem's simulation; a failing check
+makes the chapter raise, so the build fails) or a `finding` (a claim of the paper, reported
+as measured either way).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import DATA_DIR, params
+from .runtime import Runtime, setup
+
+KINDS = ("check", "finding")
+
+
+class CheckFailed(AssertionError):
+    """A `check` claim did not hold: the book's method or a simulation is wrong."""
+
+
+def runs_dir() -> Path:
+    return Path(os.environ.get("AVALLEY_RUNS_DIR", DATA_DIR / "runs"))
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        x = float(x)
+        return x if math.isfinite(x) else str(x)
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if hasattr(x, "item") and callable(x.item):      # 0-d torch tensors
+        return _jsonable(x.item())
+    return x
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)   # mkstemp makes files private; results are for reading
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False).encode())
+
+
+@dataclass
+class ChapterRun:
+    chapter: str
+    parameters: dict
+    runtime: Runtime
+    claims: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    arrays: dict = field(default_factory=dict)
+
+    @property
+    def profile(self) -> str:
+        return self.parameters["profile"]
+
+    @property
+    def out_dir(self) -> Path:
+        return runs_dir() / self.chapter / self.profile
+
+    def claim(self, id: str, kind: str, statement: str, holds: bool, value=None,
+              threshold=None) -> dict:
+        if kind not in KINDS:
+            raise ValueError(f"claim kind must be one of {KINDS}, not {kind!r}")
+        if any(c["id"] == id for c in self.claims):
+            raise ValueError(f"claim {id!r} recorded twice")
+        c = {"id": id, "kind": kind, "statement": statement, "holds": bool(holds),
+             "value": _jsonable(value), "threshold": _jsonable(threshold)}
+        self.claims.append(c)
+        return c
+
+    def metric(self, name: str, value) -> None:
+        self.metrics[name] = _jsonable(value)
+
+    def array(self, name: str, value) -> None:
+        self.arrays[name] = np.asarray(value)
+
+    def to_dict(self) -> dict:
+        return {"chapter": self.chapter, "profile": self.profile,
+                "parameters": self.parameters, "environment": self.runtime.environment(),
+                "claims": self.claims, "metrics": self.metrics,
+                "arrays": sorted(self.arrays)}
+
+    def save(self) -> Path:
+        if self.arrays:
+            import io
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **self.arrays)
+            atomic_write_bytes(self.out_dir / "arrays.npz", buf.getvalue())
+        path = self.out_dir / "results.json"
+        atomic_write_json(path, self.to_dict())
+        return path
+
+    def finish(self):
+        """Save, print the claims, and raise if any check failed."""
+        path = self.save()
+        failed = [c for c in self.claims if c["kind"] == "check" and not c["holds"]]
+        print(f"results written to {path}")
+        if failed:
+            raise CheckFailed("check(s) failed: " + "; ".join(
+                f"{c['id']}: {c['statement']} (value {c['value']}, threshold {c['threshold']})"
+                for c in failed))
+        return self.claims_table()
+
+    def claims_table(self):
+        import pandas as pd
+        rows = [{"claim": c["id"], "kind": c["kind"], "statement": c["statement"],
+                 "holds": "yes" if c["holds"] else "NO", "value": _fmt(c["value"]),
+                 "threshold": _fmt(c["threshold"])} for c in self.claims]
+        return pd.DataFrame(rows).style.hide(axis="index") if rows else pd.DataFrame()
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+def start(chapter: str, namespace: dict) -> ChapterRun:
+    """Called in a chapter's first cell after `parameters`: validate the parameters found in
+    `namespace` (the notebook's globals), set up the runtime, print its banner."""
+    names = params.defaults(chapter)
+    values = params.validate(chapter, {k: namespace[k] for k in names if k in namespace})
+    rt = setup(device=values.get("device", "auto"), seed=int(values.get("seed", 0)))
+    return ChapterRun(chapter=chapter, parameters=values, runtime=rt)
+
+
+def load(chapter: str, profile: str = "quick") -> dict:
+    path = runs_dir() / chapter / profile / "results.json"
+    return json.loads(path.read_text())
+
+
+def glue(name: str, value, display: bool = False):
+    """myst_nb.glue for numbers in prose. NumPy 2 scalars repr as `np.float64(...)`, which
+    `{glue:text}` cannot format, so scalars are converted to plain Python numbers first."""
+    from myst_nb import glue as _glue
+    if isinstance(value, (np.generic,)) or (hasattr(value, "ndim") and value.ndim == 0):
+        value = value.item()
+    return _glue(name, value, display=display)

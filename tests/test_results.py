@@ -1,0 +1,68 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from avalley import results, runtime
+
+
+def make_run(profile="smoke"):
+    rt = runtime.setup(device="cpu", seed=0, threads=1, quiet=True)
+    return results.ChapterRun(chapter="unit", parameters={"profile": profile, "seed": 0},
+                              runtime=rt)
+
+
+def test_results_schema_and_arrays(runs_dir):
+    run = make_run()
+    run.claim("a", "check", "one is less than two", holds=1 < 2, value=1.0, threshold=2.0)
+    run.claim("b", "finding", "the paper's claim", holds=False, value=np.float64(0.3))
+    run.metric("m", np.float32(1.5))
+    run.array("curve", np.arange(5))
+    run.finish()
+    out = runs_dir / "unit" / "smoke"
+    data = json.loads((out / "results.json").read_text())
+    assert set(data) >= {"chapter", "profile", "parameters", "environment", "claims", "metrics"}
+    assert data["chapter"] == "unit" and data["profile"] == "smoke"
+    for key in ("python", "torch", "device_name", "git_commit", "start_time", "wall_seconds"):
+        assert key in data["environment"]
+    assert [c["id"] for c in data["claims"]] == ["a", "b"]
+    assert set(data["claims"][0]) == {"id", "kind", "statement", "holds", "value", "threshold"}
+    assert data["claims"][1]["holds"] is False and data["metrics"]["m"] == 1.5
+    assert np.array_equal(np.load(out / "arrays.npz")["curve"], np.arange(5))
+
+
+def test_failing_check_raises_after_saving(runs_dir):
+    run = make_run()
+    run.claim("bad", "check", "must fail", holds=False, value=0.0, threshold=1.0)
+    with pytest.raises(results.CheckFailed, match="bad"):
+        run.finish()
+    assert (runs_dir / "unit" / "smoke" / "results.json").exists()   # the numbers are kept
+
+
+def test_failing_finding_does_not_raise(runs_dir):
+    run = make_run()
+    run.claim("f", "finding", "paper says so", holds=False, value=0.1)
+    run.finish()
+
+
+def test_claim_kind_and_duplicates_are_checked():
+    run = make_run()
+    with pytest.raises(ValueError):
+        run.claim("x", "guess", "?", holds=True)
+    run.claim("x", "check", "ok", holds=True)
+    with pytest.raises(ValueError):
+        run.claim("x", "check", "again", holds=True)
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    results.atomic_write_json(path, {"v": 1})
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        results.atomic_write_json(path, {"v": 2})
+    assert json.loads(path.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]   # no temp file left
