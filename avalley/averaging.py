@@ -178,3 +178,52 @@ def quadratic_average_moments(k: float, lr: float, noise: float, steps: int, w0:
     coef = (rho ** (first - 1 - s) - rho ** (steps - s)) / (1 - rho)
     var = float((lr / n) ** 2 * var_w * np.sum(coef**2))
     return mean, var
+
+
+@dataclass
+class AfterSWA:
+    """SGD continued from the SWA weights (PAPER.md experiment 5)."""
+    history: list            # per epoch: train/test loss and accuracy of the iterate
+    reference: dict          # the SWA solution's train/test loss and accuracy
+    found_epoch: int | None  # first epoch with lower train loss and higher test loss than SWA
+
+
+def sgd_after_swa(result, ds, rt, lr: float, epochs: int, seed: int = 0,
+                  stop: bool = True) -> AfterSWA:
+    """Constant-lr SGD (the recipe's momentum and weight decay) from `result.swa_model`
+    (an `avalley.training.TrainResult`) on the dataset `ds` the recipe trained on, evaluated
+    after every epoch, until an iterate has lower train loss and higher test loss than SWA
+    (with `stop`) or `epochs` run out. The training module trains only from scratch, so this
+    is a minimal loop built from its pieces (`data.batches`, `training.evaluate`)."""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    from . import data, training
+
+    r = result.recipe
+    model = copy.deepcopy(result.swa_model)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=r.momentum,
+                          weight_decay=r.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    ref = result.metrics["swa"]
+    history, found = [], None
+    for epoch in range(1, epochs + 1):
+        model.train()
+        for xb, yb in data.batches(ds.x_train, ds.y_train, r.batch_size, shuffle=True,
+                                   generator=gen, augment=r.augment, drop_last=True):
+            with rt.autocast():
+                loss = F.cross_entropy(model(xb).float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        tr = training.evaluate(model, ds.x_train, ds.y_train, rt)
+        te = training.evaluate(model, ds.x_test, ds.y_test, rt)
+        history.append({"epoch": epoch, "train_loss": tr["loss"], "train_acc": tr["acc"],
+                        "test_loss": te["loss"], "test_acc": te["acc"]})
+        if found is None and tr["loss"] < ref["train_loss"] and te["loss"] > ref["test_loss"]:
+            found = epoch
+            if stop:
+                break
+    return AfterSWA(history, ref, found)

@@ -15,18 +15,25 @@ _REGISTRIES = {
     "model": ("avalley.models", "MODELS"),
     "bn_mode": ("avalley.landscape", "BN_MODES"),
     "direction_kind": ("avalley.directions", "KINDS"),
+    "recipe_name": ("avalley.recipes", "RECIPES"),
+}
+
+
+# parameters whose few valid values belong to no registry
+_FIXED = {
+    "device": DEVICES,
+    "line_to": ("baseline", "last"),     # swa: which SGD solution ends the SWA-SGD line
 }
 
 
 def for_parameter(name: str):
-    if name == "device":
-        return DEVICES
+    if name in _FIXED:
+        return _FIXED[name]
     key = name[:-1] if name.endswith("s") and name[:-1] in _REGISTRIES else name
     key = key.split("__")[0]
-    for suffix in ("", ):
-        if key + suffix in _REGISTRIES:
-            module, attr = _REGISTRIES[key]
-            return tuple(getattr(importlib.import_module(module), attr))
+    if key in _REGISTRIES:
+        module, attr = _REGISTRIES[key]
+        return tuple(getattr(importlib.import_module(module), attr))
     # names such as `bn_model` or `quick_dataset`: match on the last word
     tail = key.rsplit("_", 1)[-1]
     if tail in ("dataset", "model") and tail in _REGISTRIES:

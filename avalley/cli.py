@@ -83,5 +83,5 @@ def main(argv=None) -> int:
     try:
         return {"list": cmd_list, "run": cmd_run}[args.cmd](args)
     except ParameterError as e:
-        print("error: " + textwrap.fill(str(e), 100), file=sys.stderr)
+        print("error: " + textwrap.fill(str(e), 100, break_on_hyphens=False), file=sys.stderr)
         return 2

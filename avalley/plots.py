@@ -5,7 +5,8 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 # colours by role, used the same way in every chapter
-TRAIN, TEST, FLAT, SHARP, SWA, SGD = "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#1f77b4"
+TRAIN, TEST, FLAT, SHARP = "#1f77b4", "#d62728", "#2ca02c", "#9467bd"
+SWA, SGD = "#ff7f0e", "#1f77b4"
 
 
 def style():

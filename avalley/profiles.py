@@ -11,8 +11,8 @@ PROFILE_VALUES["intro"] = {
 }
 
 PROFILE_VALUES["definition"] = {
-    "smoke": {},
-    "paper": {},
+    "smoke": {"n_side": 40, "toy_seeds": 5},
+    "paper": {"n_side": 3000},      # the toy model is already at the paper's scale
 }
 
 PROFILE_VALUES["directions"] = {
@@ -21,11 +21,25 @@ PROFILE_VALUES["directions"] = {
 }
 
 PROFILE_VALUES["bias"] = {
-    "smoke": {},
-    "paper": {},
+    "smoke": {"n_mc": 5000, "grid_k": [1, 2], "grid_c": [2.0, 8.0], "grid_delta": [1.0, 2.0],
+              "grid_l": [0.1, 0.5], "grid_xi": [0.0, 0.1], "train_seeds": [0],
+              "n_directions": 2, "n_eval": 200, "n_points": 9, "l_max": 8.0, "delta_max": 4.0,
+              "case_bias": 2.0},
+    "paper": {"n_mc": 1_000_000, "train_seeds": [0, 1, 2], "n_directions": 10,
+              "n_eval": 10000, "n_points": 41, "l_max": 10.0, "delta_max": 5.0,
+              "asym_window": 8.0, "case_bias": 2.0},
 }
 
 PROFILE_VALUES["swa"] = {
-    "smoke": {},
-    "paper": {},
+    "smoke": {"slope_ratios": [1.0, 5.0, 20.0], "sim_runs": 2000, "sim_steps": 400,
+              "sim_burn_in": 50, "seeds": [0, 1], "after_epochs": 2, "line_points": 6,
+              "line_test_size": 0},
+    "paper": {"slope_ratios": [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 40.0, 80.0],
+              "sim_runs": 100000, "sim_steps": 10000, "sim_burn_in": 1000,
+              "after_epochs": 50, "line_points": 201, "line_test_size": 0},
+}
+
+PROFILE_VALUES["training"] = {
+    "smoke": {"recipe_names": ["convnet-bn", "mlp-mnist1d"]},
+    "paper": {"recipe_names": ["convnet-bn", "convnet"]},
 }

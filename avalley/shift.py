@@ -44,26 +44,33 @@ def expected_loss_mc(valley, bias, dist: str, spread: float, n: int = 100_000, s
     return vals.mean(1), vals.std(1, ddof=1) / np.sqrt(n)
 
 
+def _legendre(valley, lo, hi, density, order: int):
+    """∫ valley(x)·density(x - centre) dx over [lo, hi] per row, by Gauss–Legendre, split at
+    the kink w = 0 when it lies inside (so piecewise valleys are integrated exactly)."""
+    x, wts = np.polynomial.legendre.leggauss(order)
+    out = np.zeros(len(lo))
+    for i, (l, h) in enumerate(zip(lo, hi)):
+        edges = [l, 0.0, h] if l < 0.0 < h else [l, h]
+        for a0, a1 in zip(edges[:-1], edges[1:]):
+            mid, half = (a0 + a1) / 2, (a1 - a0) / 2
+            pts = mid + half * x
+            out[i] += half * np.sum(wts * valley.value(pts) * density(pts - (l + h) / 2))
+    return out
+
+
 def expected_loss_quad(valley, bias, dist: str, spread: float, order: int = 200):
-    """E_δ L̂(b + δ) by Gauss–Legendre (uniform) or Gauss–Hermite (Gaussian) quadrature, or
-    exactly for the two-point shift."""
+    """E_δ L̂(b + δ) by Gauss–Legendre quadrature split at the kink (uniform; Gaussian on
+    b ± 10·spread, where the tails are below 1e-20), or exactly for the two-point shift."""
     b = np.atleast_1d(np.asarray(bias, dtype=float))
     if dist == "two-point":
         return 0.5 * (valley.value(b - spread) + valley.value(b + spread))
     if dist == "uniform":
-        x, wts = np.polynomial.legendre.leggauss(order)
-        # split at the kink w = 0 when it lies inside the interval, for exactness
-        lo, hi = b - spread, b + spread
-        out = np.zeros_like(b)
-        for i, (l, h) in enumerate(zip(lo, hi)):
-            edges = [l, 0.0, h] if l < 0.0 < h else [l, h]
-            for a0, a1 in zip(edges[:-1], edges[1:]):
-                mid, half = (a0 + a1) / 2, (a1 - a0) / 2
-                out[i] += half * np.sum(wts * valley.value(mid + half * x))
-        return out / (2 * spread)
+        return _legendre(valley, b - spread, b + spread,
+                         lambda d: np.full_like(d, 1 / (2 * spread)), order)
     if dist == "gaussian":
-        x, wts = np.polynomial.hermite_e.hermegauss(order)
-        return (valley.value(b[:, None] + spread * x[None, :]) * wts).sum(1) / np.sqrt(2 * np.pi)
+        return _legendre(valley, b - 10 * spread, b + 10 * spread,
+                         lambda d: np.exp(-0.5 * (d / spread) ** 2) / (spread * np.sqrt(2 * np.pi)),
+                         order)
     raise ValueError(f"unknown shift distribution {dist!r}; valid: {', '.join(SHIFTS)}")
 
 
@@ -104,15 +111,13 @@ class Separable:
 @dataclass(frozen=True)
 class Ripple:
     """A bounded error between the shifted empirical loss and the population loss,
-    ε(x) = ξ·sin(ω·Σ_i x_i + φ), so |ε| ≤ ξ as Assumption 1 allows."""
+    ε(x) = ξ·sin(ω·Σ_i x_i + φ), so |ε| ≤ ξ as Assumption 1 allows. x has shape (..., k)."""
     xi: float
     omega: float = 1.0
     phase: float = 0.0
 
     def value(self, x):
-        x = np.asarray(x, dtype=float)
-        s = x.sum(-1) if x.ndim > 1 else x
-        return self.xi * np.sin(self.omega * s + self.phase)
+        return self.xi * np.sin(self.omega * np.asarray(x, dtype=float).sum(-1) + self.phase)
 
 
 def population_loss(valley, w, delta, error: Ripple | None = None):
@@ -159,15 +164,16 @@ def paired_gain_k(valley, bias, dist: str, spread, error: Ripple | None = None,
 # ---- Theorem 1 ------------------------------------------------------------------------
 
 
-def window_constants(valley, r_in: float, r_out: float, n: int = 2001):
-    """(p, c) with which the valley's flat direction is asymmetric on the window
-    l ∈ (r_in, r_out) (Definition 1, non-strict): p is the largest slope on the flat side,
-    c·p the smallest slope (uphill, going outwards) on the sharp side."""
-    ls = np.linspace(r_in, r_out, n)
-    up_flat = valley.flat * valley.grad(valley.flat * ls)
-    up_sharp = -valley.flat * valley.grad(-valley.flat * ls)
-    p = float(up_flat.max())
-    return p, float(up_sharp.min()) / p
+def window_constants(valley, r_in: float, r_out: float, reach: float | None = None,
+                     n: int = 4001):
+    """(p, c) with which the valley is asymmetric towards its flat side on the window
+    l ∈ (r_in, r_out): the largest c of Definition 1 (`avalley.asymmetry.largest_c`) on the
+    valley sampled over [-reach, reach], with its p."""
+    from .asymmetry import largest_c
+    reach = reach or 1.25 * r_out
+    ls = np.linspace(-reach, reach, n)          # odd n: l = 0 is on the grid, so is the kink
+    c, p = largest_c(ls, valley.value(ls), r_in, r_out, flat=valley.flat)
+    return float(p), float(c)
 
 
 def theorem1_bound(l, p, c, xi: float) -> float:
@@ -187,8 +193,35 @@ def theorem1_conditions(l, p, c, xi: float, r_in, r_out, delta_bar) -> dict:
     `holds` is lower and upper for every direction."""
     l, p, c, r_in, r_out, db = np.broadcast_arrays(
         *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (l, p, c, r_in, r_out, delta_bar)))
-    lower = l > 4 * xi / ((c - 1) * p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = (c > 1) & (l > 4 * xi / ((c - 1) * p))
     upper = l <= np.minimum(db - r_in, r_out - db) + 1e-12
     slides = l <= np.maximum(r_out - db, db - r_in) + 1e-12
     return {"lower": bool(lower.all()), "upper": bool(upper.all()),
-            "upper_slides": bool(slides.all()), "holds": bool((lower & upper & (c > 1)).all())}
+            "upper_slides": bool(slides.all()), "holds": bool((lower & upper).all())}
+
+
+# ---- Assumption 1 on a network: is the test curve a shifted train curve? -----------------
+
+
+def shift_gap(ls, train, test, deltas):
+    """How well the train curve shifted by δ matches the test curve along one direction.
+
+    ξ_δ = mean over l of |L_test(l) − L_train(l + δ)|, over the steps l of the grid for which
+    l + δ is inside the scanned range (L_train linearly interpolated), and ξ_0 the unshifted
+    gap mean |L_test(l) − L_train(l)| over the *same* steps, so that the ratio ξ_δ/ξ_0
+    compares the shifted and the unshifted fit point for point (it is 1 at δ = 0).
+    train, test: (n,) or (m, n) losses on the grid ls. Returns (ξ_δ, ξ_δ/ξ_0), each of
+    shape (m, len(deltas)) (or (len(deltas),) for one curve)."""
+    ls = np.asarray(ls, dtype=float)
+    tr, te = np.atleast_2d(train).astype(float), np.atleast_2d(test).astype(float)
+    xi = np.empty((len(tr), len(deltas)))
+    ratio = np.empty_like(xi)
+    for j, d in enumerate(deltas):
+        keep = (ls + d >= ls[0]) & (ls + d <= ls[-1])
+        for i in range(len(tr)):
+            moved = np.interp(ls[keep] + d, ls, tr[i])
+            xi[i, j] = np.abs(te[i, keep] - moved).mean()
+            ratio[i, j] = xi[i, j] / np.abs(te[i, keep] - tr[i, keep]).mean()
+    single = np.ndim(train) == 1
+    return (xi[0], ratio[0]) if single else (xi, ratio)

@@ -97,3 +97,40 @@ class Quadratic(PiecewiseQuadratic):
     """The symmetric reference: c = 1."""
     c: float = 1.0
     name = "symmetric quadratic"
+
+
+# --- Definition 1, analytically -------------------------------------------------------------
+# All valleys here are convex, so along the flat side the derivative grows with l and along
+# the sharp side too: over l ∈ (r̄, r) the flat side's supremum is its derivative at r and the
+# sharp side's infimum its derivative at r̄ (one-sided limits). These give the exact answer
+# that `avalley.asymmetry` must reproduce from samples.
+
+def definition1_slopes(valley: Valley, r_inner: float, r_outer: float):
+    """(sup of d/dl L(l·f) over l ∈ (r̄, r), inf of d/dl L(−l·f) over the same l), where
+    f = valley.flat points to the flat side. Piecewise-linear slopes are constant (and
+    attained); for the other valleys they are limits at the window's ends (not attained)."""
+    if not 0 <= r_inner < r_outer:
+        raise ValueError(f"need 0 <= r_inner < r_outer, got ({r_inner!r}, {r_outer!r})")
+    if isinstance(valley, PiecewiseLinear):
+        return valley.a, valley.c * valley.a
+    f = valley.flat
+    flat_sup = f * float(valley.grad(f * r_outer))
+    sharp_inf = -f * float(valley.grad(-f * r_inner))
+    return flat_sup, sharp_inf
+
+
+def definition1_truth(valley: Valley, r_inner: float, r_outer: float, p: float,
+                      c: float) -> bool:
+    """Is the direction towards the flat side (r̄, r, p, c)-asymmetric? Exact, including
+    the open-interval ends: a limit that is not attained may equal its bound."""
+    fs, si = definition1_slopes(valley, r_inner, r_outer)
+    if isinstance(valley, PiecewiseLinear):
+        return fs < p and si > c * p
+    return fs <= p and si >= c * p
+
+
+def largest_c_truth(valley: Valley, r_inner: float, r_outer: float):
+    """The supremum of the admissible c and its p (= the flat side's supremum slope):
+    (sharp_inf / flat_sup, flat_sup). c ≤ 1 means no asymmetry on this window."""
+    fs, si = definition1_slopes(valley, r_inner, r_outer)
+    return si / fs, fs

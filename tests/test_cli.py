@@ -8,7 +8,6 @@ from avalley import cli, params
 from avalley.runtime import ParameterError
 
 
-
 def refused(capsys, *argv):
     assert cli.main(list(argv)) == 2
     return capsys.readouterr().err

@@ -1,0 +1,179 @@
+import threading
+
+import pytest
+import torch
+
+from avalley import data, recipes, runtime, training
+from avalley.runtime import ParameterError
+from avalley.training import Recipe, learning_rate
+
+# tiny runs: a BN convnet and an MLP on digits (about a second each)
+CONV = Recipe(dataset="digits", model="convnet-bn", n_train=256, n_test=128,
+              model_kwargs={"widths": (4, 8)}, epochs=4, batch_size=64, lr=0.05,
+              swa_start=2, swa_lr=0.02)
+MLP = Recipe(dataset="digits", model="mlp", n_train=256, n_test=128,
+             model_kwargs={"width": 16}, epochs=4, batch_size=64, lr=0.05,
+             swa_start=2, swa_lr=0.02)
+
+
+@pytest.fixture(scope="module")
+def rt():
+    return runtime.setup("cpu", quiet=True)
+
+
+def _state_equal(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_paper_schedule_values():
+    swa = Recipe(dataset="digits", model="mlp", epochs=225, lr=0.1, swa_start=126,
+                 swa_lr=0.05)
+    # t = epoch / 126: constant to t = 0.5, linear to swa_lr at t = 0.9, then constant
+    for epoch, t in [(0, 0), (63, 0.5), (80, 80 / 126), (100, 100 / 126), (113, 113 / 126),
+                     (114, 114 / 126), (200, 200 / 126)]:
+        factor = 1 if t <= 0.5 else 0.5 if t > 0.9 else 1 - 0.5 * (t - 0.5) / 0.4
+        assert learning_rate(swa, epoch) == pytest.approx(0.1 * factor)
+    # without SWA: t = epoch / epochs and the end value is 1% of lr
+    sgd = Recipe(dataset="digits", model="mlp", epochs=200, lr=0.1)
+    assert learning_rate(sgd, 100) == pytest.approx(0.1)
+    assert learning_rate(sgd, 140) == pytest.approx(0.1 * (1 - 0.99 * 0.5))
+    assert learning_rate(sgd, 180) == pytest.approx(0.001)
+    assert learning_rate(sgd, 199) == pytest.approx(0.001)
+
+
+def test_cosine_and_step_schedules():
+    cos = Recipe(dataset="digits", model="mlp", epochs=100, lr=0.1, schedule="cosine")
+    assert learning_rate(cos, 0) == pytest.approx(0.1)
+    assert learning_rate(cos, 50) == pytest.approx((0.1 + 0.001) / 2)
+    step = Recipe(dataset="digits", model="mlp", epochs=100, lr=0.1, schedule="step")
+    assert [learning_rate(step, e) for e in (49, 50, 74, 75)] == pytest.approx(
+        [0.1, 0.01, 0.01, 0.001])
+    with pytest.raises(ParameterError, match="cosine"):
+        Recipe(dataset="digits", model="mlp", schedule="linear")
+
+
+def test_swalr_anneals_from_the_scheduled_lr_to_swa_lr(rt):
+    r = Recipe(**{**MLP.to_dict(), "epochs": 7, "swa_start": 3, "use_swalr": True,
+                  "swalr_epochs": 3, "n_train": 128})
+    lrs = [h["lr"] for h in training.train(r, rt, cache=False, progress=False).history]
+    assert lrs[:2] == [learning_rate(r, 0), learning_rate(r, 1)]
+    assert lrs[2] == lrs[1] > lrs[3] > lrs[4] > lrs[5] == pytest.approx(r.swa_lr)
+
+
+def test_swa_weights_are_the_mean_of_the_epoch_snapshots(rt):
+    res = training.train(MLP, rt, cache=False, progress=False)
+    # the SGD iterate after epoch k of this run is the final iterate of a k-epoch run: the
+    # schedule depends on swa_start only and the data order on the seed
+    snaps = [training.train(Recipe(**{**MLP.to_dict(), "epochs": k}), rt, cache=False,
+                            progress=False).model for k in (2, 3)] + [res.model]
+    for name, p in res.swa_model.named_parameters():
+        mean = torch.stack([dict(s.named_parameters())[name] for s in snaps]).mean(0)
+        torch.testing.assert_close(p, mean, rtol=1e-6, atol=1e-7)
+    assert [h["swa_snapshots"] for h in res.history] == [0, 1, 2, 3]
+
+
+def test_update_bn_statistics_equal_a_direct_computation(rt):
+    res = training.train(CONV, rt, cache=False, progress=False)
+    ds = data.load("digits", CONV.n_train, CONV.n_test)
+    bn = res.swa_model[1]
+    with torch.no_grad():
+        feats = [res.swa_model[0](xb) for xb, _ in data.batches(ds.x_train, ds.y_train, 64)]
+    # update_bn's momentum=None running average: the mean over batches of batch statistics
+    mean = torch.stack([f.mean((0, 2, 3)) for f in feats]).mean(0)
+    var = torch.stack([f.var((0, 2, 3)) for f in feats]).mean(0)    # unbiased per batch
+    torch.testing.assert_close(bn.running_mean, mean, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(bn.running_var, var, rtol=1e-5, atol=1e-6)
+    assert set(res.metrics) == {"sgd", "swa"}
+    assert all(0 <= m["test_acc"] <= 1 and m["train_loss"] > 0 for m in res.metrics.values())
+
+
+class Killed(Exception):
+    pass
+
+
+def _kill_after(monkeypatch, n_batches):
+    """Make the training loop raise after `n_batches` training batches, as a kill would."""
+    real, seen = data.batches, [0]
+
+    def batches(*args, **kwargs):
+        for b in real(*args, **kwargs):
+            if kwargs.get("shuffle"):
+                seen[0] += 1
+                if seen[0] > n_batches:
+                    raise Killed
+            yield b
+    monkeypatch.setattr(data, "batches", batches)
+
+
+def test_resume_after_a_kill_equals_an_uninterrupted_run(rt, tmp_path, monkeypatch):
+    full = training.train(CONV, rt, root=tmp_path / "a", progress=False)
+    _kill_after(monkeypatch, 10)                  # 4 batches per epoch: dies in epoch 3
+    with pytest.raises(Killed):
+        training.train(CONV, rt, root=tmp_path / "b", progress=False)
+    ck = torch.load(tmp_path / "b" / full.key / "checkpoint.pt", weights_only=False)
+    assert ck["epoch"] == 2
+    monkeypatch.undo()
+    resumed = training.train(CONV, rt, root=tmp_path / "b", progress=False)
+    assert not resumed.from_cache
+    assert _state_equal(full.model, resumed.model)
+    assert _state_equal(full.swa_model, resumed.swa_model)
+    assert full.metrics == resumed.metrics
+    assert not (tmp_path / "b" / full.key / "checkpoint.pt").exists()
+
+
+def test_nan_loss_names_the_epoch_and_keeps_the_last_checkpoint(rt, tmp_path, monkeypatch):
+    real, calls = data.batches, [0]
+
+    def poisoned(x, y, *args, **kwargs):
+        if kwargs.get("shuffle"):
+            calls[0] += 1
+            if calls[0] == 3:                     # the third epoch sees a NaN input
+                x = x.clone()
+                x[0] = float("nan")
+        return real(x, y, *args, **kwargs)
+    monkeypatch.setattr(data, "batches", poisoned)
+    with pytest.raises(training.TrainingDiverged, match="epoch 3 of 4") as e:
+        training.train(MLP, rt, root=tmp_path, progress=False)
+    assert "epoch 2" in str(e.value)                # the kept checkpoint is named
+    folder = tmp_path / training.recipe_key(MLP, "cpu")
+    assert torch.load(folder / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    assert not (folder / "result.pt").exists()
+
+
+def test_cache_hit_and_two_concurrent_requests(rt, tmp_path):
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        training.train(MLP, rt, root=tmp_path, progress=False))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.from_cache for r in results) == [False, True]   # trained once
+    again = training.train(MLP, rt, root=tmp_path, progress=False)
+    assert again.from_cache and again.metrics == results[0].metrics
+    assert _state_equal(again.model, results[0].model)
+    assert _state_equal(again.swa_model, results[0].swa_model)
+    other = Recipe(**{**MLP.to_dict(), "seed": 1})
+    assert training.recipe_key(other, "cpu") != again.key
+
+
+@pytest.mark.parametrize("name", recipes.RECIPES)
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_recipes_resolve(name, profile):
+    swa, sgd = (recipes.recipe(name, profile, seed=3, swa=s) for s in (True, False))
+    assert swa.swa and not sgd.swa and sgd.seed == 3
+    assert {**swa.to_dict(), "swa_start": None} == sgd.to_dict()   # the same budget
+
+
+def test_shared_recipe_errors():
+    with pytest.raises(ParameterError, match="convnet-bn"):
+        recipes.recipe("resnet", "quick")
+    with pytest.raises(ParameterError, match="smoke"):
+        recipes.recipe("convnet-bn", "fast")
+
+
+def test_smoke_recipes_train(rt):
+    for name in ("convnet-bn", "convnet", "mlp-mnist1d"):
+        res = training.train(recipes.recipe(name, "smoke"), rt, cache=False, progress=False)
+        assert res.metrics["swa"]["train_loss"] < 2.3

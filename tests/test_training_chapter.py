@@ -1,0 +1,37 @@
+"""The `training` page: parameters at every profile, and its smoke run end to end."""
+import json
+
+from conftest import run_cli
+
+from avalley import params
+
+
+def test_profiles_validate():
+    for profile in ("smoke", "quick", "paper"):
+        assert params.for_profile("training", profile)["profile"] == profile
+
+
+def test_smoke_run(tmp_path):
+    proc = run_cli("run", "training", "-p", "profile", "smoke", "--quiet", env_runs=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((tmp_path / "training" / "smoke" / "results.json").read_text())
+    nets = res["metrics"]["networks"]
+    # each recipe: SWA and last iterate of the SWA run, and the SGD baseline
+    assert {(n["recipe"], n["solution"]) for n in nets} == {
+        (r, s) for r in ("convnet-bn", "mlp-mnist1d")
+        for s in ("SWA", "last SGD iterate", "SGD baseline")}
+    claims = {c["id"]: c for c in res["claims"]}
+    for n in nets:
+        if n["solution"] == "SGD baseline":
+            c = claims[f"regime_{n['recipe']}"]
+            assert c["kind"] == "finding"
+            assert abs(c["value"] - n["test_loss"] / n["train_loss"]) < 1e-9
+            assert c["holds"] == (c["value"] >= c["threshold"])
+
+
+def test_unknown_recipe_refused(tmp_path):
+    proc = run_cli("run", "training", "-p", "recipe_names", '["resnet-9000"]',
+                   env_runs=tmp_path)
+    assert proc.returncode == 2
+    assert "resnet-9000" in proc.stderr and "convnet-bn" in proc.stderr
+    assert not (tmp_path / "training").exists()
