@@ -16,6 +16,7 @@ _REGISTRIES = {
     "bn_mode": ("avalley.landscape", "BN_MODES"),
     "direction_kind": ("avalley.directions", "KINDS"),
     "recipe_name": ("avalley.recipes", "RECIPES"),
+    "subset": ("avalley.directions", "SUBSETS"),
 }
 
 
@@ -23,6 +24,7 @@ _REGISTRIES = {
 _FIXED = {
     "device": DEVICES,
     "line_to": ("baseline", "last"),     # swa: which SGD solution ends the SWA-SGD line
+    "reach_unit": ("weights", "absolute"),  # directions: scan distances relative to |w|, or not
 }
 
 
@@ -34,9 +36,11 @@ def for_parameter(name: str):
     if key in _REGISTRIES:
         module, attr = _REGISTRIES[key]
         return tuple(getattr(importlib.import_module(module), attr))
-    # names such as `bn_model` or `quick_dataset`: match on the last word
-    tail = key.rsplit("_", 1)[-1]
-    if tail in ("dataset", "model") and tail in _REGISTRIES:
-        module, attr = _REGISTRIES[tail]
-        return tuple(getattr(importlib.import_module(module), attr))
+    # names such as `bn_model`, `quick_dataset`, `plane_bn_mode` or `subset_direction_kinds`:
+    # a registry name at the end, after an underscore (singular or plural)
+    for k in (key, key[:-1] if key.endswith("s") else None):
+        for reg in sorted(_REGISTRIES, key=len, reverse=True):
+            if k and k.endswith("_" + reg):
+                module, attr = _REGISTRIES[reg]
+                return tuple(getattr(importlib.import_module(module), attr))
     return None

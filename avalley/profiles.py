@@ -16,8 +16,18 @@ PROFILE_VALUES["definition"] = {
 }
 
 PROFILE_VALUES["directions"] = {
-    "smoke": {},
-    "paper": {},
+    "smoke": {"seeds": [0], "n_directions": 3, "n_subset_directions": 2, "n_eval": 64,
+              "n_eval_test": 64, "gallery_points": 9, "plane_points": 5, "check_images": 32},
+    # PAPER.md experiments 1 and 7: DenseNet-BC-100 on CIFAR-10 over l in [-9, 9], PreResNet-164
+    # on CIFAR-100 over [-10, 10] (unit-length directions, plain distances), WRN-28-10 with and
+    # without BN for the BN findings
+    "paper": {"recipe_names": ["densenet-bc-100-cifar10", "preresnet164-cifar100",
+                               "wrn-28-10-bn", "wrn-28-10"],
+              "seeds": [0], "bn_recipe_name": "wrn-28-10-bn", "no_bn_recipe_name": "wrn-28-10",
+              "plane_recipe_name": "densenet-bc-100-cifar10", "reach_unit": "absolute",
+              "reach": 10.0, "reach_by_recipe": {"densenet-bc-100-cifar10": 9.0},
+              "n_eval": 5000, "n_eval_test": 10000, "gallery_directions": 3,
+              "plane_points": 25, "check_images": 500},
 }
 
 PROFILE_VALUES["bias"] = {
