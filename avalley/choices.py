@@ -29,18 +29,15 @@ _FIXED = {
 
 
 def for_parameter(name: str):
+    """The valid values of parameter `name`, or None when any value of its type goes.
+    A registry name matches the whole parameter name or its end after an underscore,
+    singular or plural: `dataset`, `recipe_names`, `plane_bn_mode`, `subset_direction_kinds`."""
     if name in _FIXED:
         return _FIXED[name]
-    key = name[:-1] if name.endswith("s") and name[:-1] in _REGISTRIES else name
-    key = key.split("__")[0]
-    if key in _REGISTRIES:
-        module, attr = _REGISTRIES[key]
-        return tuple(getattr(importlib.import_module(module), attr))
-    # names such as `bn_model`, `quick_dataset`, `plane_bn_mode` or `subset_direction_kinds`:
-    # a registry name at the end, after an underscore (singular or plural)
+    key = name.split("__")[0]
     for k in (key, key[:-1] if key.endswith("s") else None):
         for reg in sorted(_REGISTRIES, key=len, reverse=True):
-            if k and k.endswith("_" + reg):
+            if k and (k == reg or k.endswith("_" + reg)):
                 module, attr = _REGISTRIES[reg]
                 return tuple(getattr(importlib.import_module(module), attr))
     return None

@@ -131,7 +131,6 @@ class PreResNet(_PreActNet):
         _init(self, zero_last=not bn)
 
 
-
 class WideBlock(nn.Module):
     """WRN block (pre-activation, as in the SWA code's WideResNet28x10, dropout 0)."""
 
@@ -164,7 +163,6 @@ class WideResNet(_PreActNet):
         self.bn = _norm(c, bn)
         self.fc = nn.Linear(c, num_classes)
         _init(self, zero_last=not bn)
-
 
 
 def _init(model, zero_last):

@@ -10,6 +10,7 @@ generator whose state is checkpointed, and CPU kernels are deterministic).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import fcntl
 import hashlib
@@ -213,27 +214,14 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
             for g in opt.param_groups:
                 g["lr"] = learning_rate(r, epoch)
         lr = opt.param_groups[0]["lr"]
-        model.train()
-        loss_sum = torch.zeros((), device=rt.device)
-        correct = torch.zeros((), device=rt.device)
-        seen = 0
-        for i, (xb, yb) in enumerate(data.batches(ds.x_train, ds.y_train, r.batch_size,
-                                                  shuffle=True, generator=gen,
-                                                  augment=r.augment, drop_last=True)):
-            with rt.autocast():
-                out = step(layout(xb, rt))
-                loss = F.cross_entropy(out.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach() * len(yb)
-            correct += (out.detach().argmax(1) == yb).sum()
-            seen += len(yb)
+
+        def on_step(i, loss_sum, seen):
             if i % 10 == 0:                         # one device sync per 10 steps
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum.item() / seen:.4f}",
                                 lr=f"{lr:.4g}")
             bar.update()
-        train_loss = loss_sum.item() / seen
+
+        train_loss, train_acc = sgd_epoch(step, opt, ds, r, gen, rt, on_step)
         if not math.isfinite(train_loss):
             bar.close()
             kept = (f"; the checkpoint of epoch {history[-1]['epoch']} is kept in {folder}"
@@ -247,7 +235,7 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
                 swalr.step()
         seconds += time.time() - t0
         history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
-                        "train_acc": correct.item() / seen, "seconds": seconds,
+                        "train_acc": train_acc, "seconds": seconds,
                         "swa_snapshots": int(swa.n_averaged) if swa is not None else 0})
         if ckpt_path is not None:
             _save_checkpoint(ckpt_path, epoch + 1, model, opt, swa, swalr, gen, history,
@@ -266,15 +254,74 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
                        metrics, history, seconds, False, key, ds.num_classes, ds.input_shape)
 
 
+def sgd_epoch(model: nn.Module, opt: torch.optim.Optimizer, ds, recipe: Recipe,
+              gen: torch.Generator, rt: Runtime, on_step=None) -> tuple[float, float]:
+    """One epoch of mini-batch SGD in train mode on ds's training set (the recipe's batch
+    size and augmentation, data order from `gen`); returns the running mean loss and
+    accuracy. `on_step(i, loss_sum, seen)` is called after each step (progress bars)."""
+    model.train()
+    loss_sum = torch.zeros((), device=rt.device)
+    correct = torch.zeros((), device=rt.device)
+    seen = 0
+    for i, (xb, yb) in enumerate(data.batches(ds.x_train, ds.y_train, recipe.batch_size,
+                                              shuffle=True, generator=gen,
+                                              augment=recipe.augment, drop_last=True)):
+        with rt.autocast():
+            out = model(layout(xb, rt))
+            loss = F.cross_entropy(out.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach() * len(yb)
+        correct += (out.detach().argmax(1) == yb).sum()
+        seen += len(yb)
+        if on_step is not None:
+            on_step(i, loss_sum, seen)
+    return loss_sum.item() / seen, correct.item() / seen
+
+
+def train_test_metrics(model: nn.Module, ds, rt: Runtime) -> dict:
+    """Train and test loss and accuracy of `model` on the dataset `ds`, in eval mode."""
+    tr, te = evaluate(model, ds.x_train, ds.y_train, rt), evaluate(model, ds.x_test, ds.y_test, rt)
+    return {"train_loss": tr["loss"], "train_acc": tr["acc"],
+            "test_loss": te["loss"], "test_acc": te["acc"]}
+
+
 def _metrics(model, swa_model, ds, rt) -> dict:
-    out = {}
-    for name, m in (("sgd", model), ("swa", swa_model)):
-        if m is None:
-            continue
-        tr, te = evaluate(m, ds.x_train, ds.y_train, rt), evaluate(m, ds.x_test, ds.y_test, rt)
-        out[name] = {"train_loss": tr["loss"], "train_acc": tr["acc"],
-                     "test_loss": te["loss"], "test_acc": te["acc"]}
-    return out
+    return {name: train_test_metrics(m, ds, rt)
+            for name, m in (("sgd", model), ("swa", swa_model)) if m is not None}
+
+
+@dataclass
+class AfterSWA:
+    """SGD continued from the SWA weights (PAPER.md experiment 5)."""
+    history: list            # per epoch: train/test loss and accuracy of the iterate
+    reference: dict          # the SWA solution's train/test loss and accuracy
+    found_epoch: int | None  # first epoch with lower train loss and higher test loss than SWA
+
+
+def sgd_after_swa(result: TrainResult, ds, rt: Runtime, lr: float, epochs: int,
+                  seed: int = 0, stop: bool = True) -> AfterSWA:
+    """Constant-lr SGD (the recipe's momentum and weight decay) from `result.swa_model` on
+    the dataset `ds` the recipe trained on, evaluated after every epoch, until an iterate
+    has lower train loss and higher test loss than SWA (with `stop`) or `epochs` run out."""
+    r = result.recipe
+    model = copy.deepcopy(result.swa_model)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=r.momentum,
+                          weight_decay=r.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    ref = result.metrics["swa"]
+    history, found = [], None
+    for epoch in range(1, epochs + 1):
+        sgd_epoch(model, opt, ds, r, gen, rt)
+        m = train_test_metrics(model, ds, rt)
+        history.append({"epoch": epoch, **m})
+        better_train = m["train_loss"] < ref["train_loss"]
+        if found is None and better_train and m["test_loss"] > ref["test_loss"]:
+            found = epoch
+            if stop:
+                break
+    return AfterSWA(history, ref, found)
 
 
 def _torch_bytes(obj) -> bytes:
