@@ -28,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 from torch.optim.swa_utils import update_bn
+from torch.utils.data import DataLoader, TensorDataset
 
 from .directions import Direction, flat_params
 from .runtime import ParameterError
@@ -111,6 +112,14 @@ class _Engine:
         return x.contiguous(memory_format=torch.channels_last) \
             if self.channels_last and x.dim() == 4 else x
 
+    def _param_layout(self, p: torch.Tensor) -> torch.Tensor:
+        # weights in the channels-last layout too: with plain views of W the convs would
+        # return NCHW activations, and CPU max-pooling is ~10x slower on those
+        # (clone, not contiguous: a weight with one input channel already counts as
+        # channels-last and would be returned as it is, with NCHW strides)
+        return p[0].clone(memory_format=torch.channels_last).unsqueeze(0) \
+            if self.channels_last and p.dim() == 5 and len(p) == 1 else p
+
     def _forward(self, params: dict, buffers: dict, x: torch.Tensor, k: int) -> torch.Tensor:
         """Logits [k, n, C]."""
         if k == 1:
@@ -134,7 +143,8 @@ class _Engine:
         """[train_loss, train_acc, test_loss, test_acc], each [K], for the weights W [K, D]."""
         k = len(W)
         sizes = [s.numel() for s in self.shapes.values()]
-        params = {n: t.view(k, *s) for (n, s), t in zip(self.shapes.items(), W.split(sizes, 1))}
+        params = {n: self._param_layout(t.view(k, *s))
+                  for (n, s), t in zip(self.shapes.items(), W.split(sizes, 1))}
         buffers = {n: b.expand(k, *b.shape).clone() for n, b in self.buffers.items()}
         (xtr, ytr), (xte, yte) = [(self._layout(x), y) for x, y in (train, test)]
         mode = bn_mode if self.bns else "eval"
@@ -172,13 +182,14 @@ def _meta(model, directions, bn_mode, bn_batch, train, test) -> dict:
 
 
 def points(model: nn.Module, directions: list[Direction], coords, train, test,
-           bn_mode: str = "recompute", bn_batch: int = 128, eval_batch: int = 4096,
+           bn_mode: str = "recompute", bn_batch: int = 128, eval_batch: int | None = None,
            chunk: int | None = None) -> Scan:
     """Loss and accuracy at w + Σ_j coords[i, j]·directions[j] for every row i.
 
     train, test: (x, y) tensors, on the device the evaluation runs on (the model is copied
-    there). eval_batch: (points × images) per forward in eval mode. chunk: points per call
-    (default: 1 for conv nets on CPU, else 64).
+    there). eval_batch: (points × images) per forward in eval mode (default: 128 images for
+    conv nets on CPU, whose kernels run fastest on batches that fit the cache; else 4096).
+    chunk: points per call (default: 1 for conv nets on CPU, else 64).
     """
     _check_mode(bn_mode)
     names = tuple(n for n, _ in model.named_parameters())
@@ -190,6 +201,7 @@ def points(model: nn.Module, directions: list[Direction], coords, train, test,
     coords = np.asarray(coords, dtype=np.float64).reshape(-1, len(directions))
     engine = _Engine(model, device)
     chunk = chunk or (64 if engine.vmap_points else 1)
+    eval_batch = eval_batch or (4096 if engine.vmap_points else 128)
     w0 = flat_params(model).to(device)
     D = torch.stack([d.vec for d in directions]).to(device)
     out = []
@@ -214,10 +226,17 @@ def plane(model: nn.Module, u: Direction, v: Direction, alphas, betas, train, te
 
 def reference_line(model: nn.Module, direction: Direction, ls, train, test,
                    bn_mode: str = "recompute", bn_batch: int = 128,
-                   eval_batch: int = 128) -> Scan:
+                   eval_batch: int = 128, dataloader: bool = False) -> Scan:
     """The paper's per-point loop: set the weights, `update_bn` on the training data
-    (recompute), evaluate train and test batch by batch. Slow; the engine's yardstick."""
+    (recompute), evaluate train and test batch by batch. Slow; the engine's yardstick.
+    dataloader: draw the batches from a `torch.utils.data.DataLoader` over the tensors, as
+    the paper's code feeds its data, instead of slicing the tensors."""
     _check_mode(bn_mode)
+
+    def feed(x, y, size):
+        return DataLoader(TensorDataset(x, y), batch_size=size) if dataloader \
+            else zip(_batches(x, size), _batches(y, size))
+
     net = copy.deepcopy(model).to(train[0].device)
     w0, mode = flat_params(model), bn_mode if has_bn(model) else "eval"
     rows = []
@@ -227,7 +246,7 @@ def reference_line(model: nn.Module, direction: Direction, ls, train, test,
         net.load_state_dict({n: b for n, b in model.state_dict().items()
                              if n in dict(net.named_buffers())}, strict=False)
         if mode == "recompute":
-            update_bn(_batches(train[0], bn_batch), net)
+            update_bn(feed(*train, bn_batch), net)
         row = []
         for x, y in (train, test):
             if mode == "batch":    # batch statistics, running statistics left alone
@@ -241,7 +260,7 @@ def reference_line(model: nn.Module, direction: Direction, ls, train, test,
                 size = eval_batch
             loss = correct = 0.0
             with torch.no_grad():
-                for xb, yb in zip(_batches(x, size), _batches(y, size)):
+                for xb, yb in feed(x, y, size):
                     out = net(xb)
                     loss += F.cross_entropy(out, yb, reduction="sum").item()
                     correct += (out.argmax(1) == yb).sum().item()

@@ -32,7 +32,7 @@ from .results import atomic_write_bytes
 from .runtime import ParameterError, Runtime
 
 # Bump when a change to this file changes what a recipe trains into: old caches are ignored.
-TRAINING_CODE_VERSION = 1
+TRAINING_CODE_VERSION = 2     # 2: channels-last layout on the CPU too
 SCHEDULES = ("swa", "cosine", "step")
 EVAL_BATCH = 1000
 
@@ -148,7 +148,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rt: Runtime,
 
 
 def layout(x, rt):
-    return x.contiguous(memory_format=torch.channels_last) if rt.is_cuda and x.ndim == 4 else x
+    """Image batches in the channels-last layout, on every device: cuDNN and oneDNN (CPU)
+    run convolutions fastest in it, and CPU max-pooling is ~10x faster than on NCHW."""
+    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
 
 
 def train(recipe: Recipe, rt: Runtime, cache: bool = True, progress: bool = True,
@@ -175,7 +177,7 @@ def train(recipe: Recipe, rt: Runtime, cache: bool = True, progress: bool = True
 
 def _build(recipe: Recipe, num_classes: int, shape: tuple, rt: Runtime) -> nn.Module:
     model = models.build(recipe.model, num_classes, shape, **recipe.model_kwargs).to(rt.device)
-    return model.to(memory_format=torch.channels_last) if rt.is_cuda and len(shape) == 3 else model
+    return model.to(memory_format=torch.channels_last) if len(shape) == 3 else model  # see layout
 
 
 def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,

@@ -104,3 +104,32 @@ def test_unknown_mode_refused():
     model, train, test = setup_model(mlp, (6,))
     with pytest.raises(L.ParameterError, match="recompute"):
         L.line(model, random_direction(model), [0.0], train, test, bn_mode="train")
+
+
+def test_dataloader_reference_and_small_eval_batches_agree():
+    """The DataLoader-fed reference (the paper's data path) and an engine that evaluates in
+    batches smaller than the data give the same numbers."""
+    model, train, test = setup_model(convnet, (1, 8, 8))
+    u = random_direction(model, "uniform", seed=1)
+    ls = np.linspace(-1, 1, 3)
+    ref = L.reference_line(model, u, ls, train, test, bn_mode="recompute", bn_batch=16)
+    via_loader = L.reference_line(model, u, ls, train, test, bn_mode="recompute", bn_batch=16,
+                                  dataloader=True)
+    small = L.line(model, u, ls, train, test, bn_mode="recompute", bn_batch=16, eval_batch=7)
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        np.testing.assert_allclose(getattr(via_loader, key), getattr(ref, key), atol=1e-6)
+        np.testing.assert_allclose(getattr(small, key), getattr(ref, key), atol=1e-5)
+
+
+def test_engine_keeps_conv_activations_channels_last_on_cpu():
+    """The weights of a point must be in the channels-last layout too, or the convs fall back
+    to NCHW activations (and CPU max-pooling is ~10x slower); a first conv with one input
+    channel is the case where `.contiguous(channels_last)` silently keeps NCHW strides."""
+    model, train, test = setup_model(convnet, (1, 8, 8))
+    engine = L._Engine(model, torch.device("cpu"))
+    seen = []
+    engine.net[0].register_forward_hook(lambda m, i, o: seen.append(
+        o.is_contiguous(memory_format=torch.channels_last) and not o.is_contiguous()))
+    W = torch.cat([p.detach().flatten() for p in model.parameters()])[None]
+    engine.run(W, train, test, "eval", 16, 128)
+    assert seen and all(seen)
