@@ -133,6 +133,8 @@ def validate(chapter: str, values: dict, chapters_dir: Path = CHAPTERS_DIR) -> d
             if item not in valid:
                 raise ParameterError(f"Unknown {name} value {item!r} for chapter {chapter!r}. "
                                      f"Valid choices: {', '.join(map(str, valid))}.")
+    from .constraints import check
+    check(chapter, merged)                 # rules between parameters
     if "device" in merged:
         resolve_device(merged["device"])   # refuses cuda without CUDA, before compute
     return merged

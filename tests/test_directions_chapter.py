@@ -34,7 +34,7 @@ def test_list_parameters_name_their_valid_choices():
     assert "convnet" in choices.for_parameter("no_bn_recipe_name")
     assert "eval" in choices.for_parameter("plane_bn_mode")
     assert choices.for_parameter("reach_unit") == ("weights", "absolute")
-    assert choices.for_parameter("reach_by_recipe") is None     # checked in the chapter
+    assert choices.for_parameter("reach_by_recipe") is None     # avalley.constraints
 
 
 @pytest.mark.parametrize("name,value,valid", [
@@ -85,10 +85,24 @@ def test_smoke_run(tmp_path):
                 if o.get("output_type") == "error"]
 
 
-@pytest.mark.slow
-def test_parameters_that_refer_to_each_other_are_refused_in_the_first_cells(tmp_path):
+@pytest.mark.parametrize("name,value,message", [
+    ("bn_recipe_name", "wrn-28-10-bn", "is not one of recipe_names"),
+    ("no_bn_recipe_name", "convnet-bn", "two different recipes"),
+    ("plane_bn_mode", "batch", "is not one of bn_modes"),
+    ("direction_kinds", ["gaussian"], "must include 'uniform'"),
+    ("reach_by_recipe", {"wrn-28-10": 3.0}, "not in recipe_names"),
+    ("seeds", [0, 0], "without repeats"),
+    ("gallery_points", 10, "must be odd"),
+    ("n_eval", 0, "at least 1"),
+])
+def test_parameters_that_refer_to_each_other_are_refused(name, value, message):
+    with pytest.raises(ParameterError, match=message):
+        params.for_profile("directions", "quick", {name: value})
+
+
+def test_cross_parameter_refusal_is_a_plain_cli_message_before_compute(tmp_path):
     proc = run_cli("run", "directions", "-p", "bn_recipe_name", "wrn-28-10-bn", "--quiet",
                    env_runs=tmp_path)
-    assert proc.returncode != 0
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "is not one of recipe_names" in proc.stderr and "convnet-bn" in proc.stderr
-    assert not (tmp_path / "directions" / "quick" / "results.json").exists()
+    assert not (tmp_path / "directions").exists()          # no notebook was started
