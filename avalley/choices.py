@@ -28,16 +28,39 @@ _FIXED = {
 }
 
 
-def for_parameter(name: str):
-    """The valid values of parameter `name`, or None when any value of its type goes.
+def registry_of(name: str) -> str | None:
+    """The registry (`dataset`, `recipe_name`, ...) whose names parameter `name` holds.
     A registry name matches the whole parameter name or its end after an underscore,
     singular or plural: `dataset`, `recipe_names`, `plane_bn_mode`, `subset_direction_kinds`."""
-    if name in _FIXED:
-        return _FIXED[name]
     key = name.split("__")[0]
     for k in (key, key[:-1] if key.endswith("s") else None):
         for reg in sorted(_REGISTRIES, key=len, reverse=True):
             if k and (k == reg or k.endswith("_" + reg)):
-                module, attr = _REGISTRIES[reg]
-                return tuple(getattr(importlib.import_module(module), attr))
+                return reg
     return None
+
+
+def for_parameter(name: str):
+    """The valid values of parameter `name`, or None when any value of its type goes."""
+    if name in _FIXED:
+        return _FIXED[name]
+    reg = registry_of(name)
+    if reg is None:
+        return None
+    module, attr = _REGISTRIES[reg]
+    return tuple(getattr(importlib.import_module(module), attr))
+
+
+def datasets_needed(values: dict) -> set[str]:
+    """The datasets a chapter run with these parameters loads: its dataset parameters, and
+    the datasets of the shared recipes it names (at its profile)."""
+    from . import recipes
+    out = set()
+    for name, value in values.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        reg = registry_of(name) if name not in _FIXED else None
+        if reg == "dataset":
+            out |= set(items)
+        elif reg == "recipe_name":
+            out |= {recipes.recipe(r, values.get("profile", "quick")).dataset for r in items}
+    return out

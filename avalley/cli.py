@@ -11,7 +11,7 @@ import os
 import sys
 import textwrap
 
-from . import CHAPTERS_DIR, params
+from . import CHAPTERS_DIR, choices, data, params
 from .profiles import PROFILE_VALUES
 from .runtime import ParameterError
 
@@ -41,6 +41,8 @@ def cmd_run(args) -> int:
         given[name] = params.parse_value(name, text, base[name])
     profile = given.pop("profile", base.get("profile", "quick"))
     values = params.for_profile(chapter, profile, given)  # validates everything, no compute
+    for name in sorted(choices.datasets_needed(values)):  # offline and absent: say so now
+        data.ensure(name)
 
     import jupytext
     import papermill as pm
@@ -59,6 +61,11 @@ def cmd_run(args) -> int:
         pm.execute_notebook(str(src), str(dst), parameters=values, cwd=str(CHAPTERS_DIR),
                             kernel_name="python3", progress_bar=not args.quiet,
                             log_output=args.log_output)
+    except pm.PapermillExecutionError as e:
+        print(f"error: chapter {chapter!r} raised {e.ename}: {e.evalue}\n"
+              f"       (in cell In[{e.exec_count}]; the executed notebook, with the full "
+              f"traceback: {dst})", file=sys.stderr)
+        return 1
     finally:
         src.unlink(missing_ok=True)
         if env_runs is None:
@@ -82,6 +89,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         return {"list": cmd_list, "run": cmd_run}[args.cmd](args)
-    except ParameterError as e:
+    except (ParameterError, FileNotFoundError) as e:
         print("error: " + textwrap.fill(str(e), 100, break_on_hyphens=False), file=sys.stderr)
         return 2

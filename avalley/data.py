@@ -130,7 +130,26 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
+def ensure(name: str, root: str | Path | None = None, download: bool = True) -> None:
+    """Make sure the files of dataset `name` are on disk (downloading them when allowed and
+    possible), without reading them; raise the same FileNotFoundError as `load` otherwise.
+    `avalley run` calls it before a chapter starts."""
+    if name not in DATASETS:
+        raise ParameterError(f"Unknown dataset {name!r}. Valid datasets: {', '.join(DATASETS)}.")
+    base = Path(root) if root is not None else DATA_DIR / "datasets"
+    if name == "fashion-mnist":
+        _fashion_paths(base, search_debian=root is None, download=download)
+    elif name in CIFAR:
+        _cifar_folder(name, base, download)
+
+
 def _fashion(base: Path, search_debian: bool, download: bool):
+    paths = _fashion_paths(base, search_debian, download)
+    xtr, ytr, xte, yte = (_read_idx(p) for p in paths)
+    return xtr[:, None], ytr, xte[:, None], yte
+
+
+def _fashion_paths(base: Path, search_debian: bool, download: bool) -> list[Path]:
     folders = ([FASHION_DEBIAN] if search_debian else []) + [
         base / "fashion-mnist", base / "FashionMNIST" / "raw"]   # the last: torchvision's
 
@@ -156,8 +175,7 @@ def _fashion(base: Path, search_debian: bool, download: bool):
             f"(files in {FASHION_DEBIAN}/), or place the files {', '.join(FASHION_FILES)} "
             f"(gzipped or not) in {base / 'fashion-mnist'}/; searched: "
             f"{', '.join(map(str, folders))}" + ("" if download else " (download=False)."))
-    xtr, ytr, xte, yte = (_read_idx(p) for p in paths)
-    return xtr[:, None], ytr, xte[:, None], yte
+    return paths
 
 
 def _gz_or_raw(path: Path) -> Path | None:
@@ -168,7 +186,23 @@ def _gz_or_raw(path: Path) -> Path | None:
 def _cifar(name: str, base: Path, download: bool):
     """Read torchvision's on-disk format (pickled batches) directly, without its checksum
     step, downloading through torchvision first when the files are absent."""
-    cls, folder, train_files, test_files, label_key = CIFAR[name]
+    folder = _cifar_folder(name, base, download)
+    _, _, train_files, test_files, label_key = CIFAR[name]
+
+    def read(files):
+        xs, ys = [], []
+        for f in files:
+            with open(folder / f, "rb") as fh:
+                entry = pickle.load(fh, encoding="latin1")
+            xs.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            ys.extend(entry[label_key])
+        return np.concatenate(xs), np.asarray(ys)
+
+    return (*read(train_files), *read(test_files))
+
+
+def _cifar_folder(name: str, base: Path, download: bool) -> Path:
+    cls, folder, train_files, test_files, _ = CIFAR[name]
     folder = base / folder
 
     def missing():
@@ -186,17 +220,7 @@ def _cifar(name: str, base: Path, download: bool):
             f"{name} not found: missing {', '.join(missing())} in {folder}/. Place the "
             f"extracted archive {url} there (folder {folder.name}/ with "
             f"{', '.join(train_files + test_files)}), or run once with network access.")
-
-    def read(files):
-        xs, ys = [], []
-        for f in files:
-            with open(folder / f, "rb") as fh:
-                entry = pickle.load(fh, encoding="latin1")
-            xs.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.extend(entry[label_key])
-        return np.concatenate(xs), np.asarray(ys)
-
-    return (*read(train_files), *read(test_files))
+    return folder
 
 
 def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = False,

@@ -1,15 +1,22 @@
 """The results store: each chapter run writes `results.json` (and arrays in `arrays.npz`)
 atomically under `data/runs/CHAPTER/PROFILE/`, with its parameters, environment and claims.
 
+A long chapter saves each finished step (`run.step`) under `partial/` beside its results, so
+that a rerun of an interrupted chapter with the same parameters picks up where it stopped;
+`finish()` removes them, so a complete run always recomputes everything.
+
 A claim is a `check` (the book's own method or a theorem's simulation; a failing check
 makes the chapter raise, so the build fails) or a `finding` (a claim of the paper, reported
 as measured either way).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +105,26 @@ class ChapterRun:
         self.claims.append(c)
         return c
 
+    @property
+    def partial_dir(self) -> Path:
+        return self.out_dir / "partial"
+
+    def step(self, name: str, compute):
+        """`compute()`, or its saved value when an interrupted run with the same parameters
+        (and device type) already finished the step `name`. The value is pickled with
+        torch.save, so tensors, arrays and dataclasses such as `landscape.Scan` all work."""
+        import torch
+        key = json.dumps([self.parameters, self.runtime.device.type, name], sort_keys=True,
+                         default=str)
+        path = self.partial_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
+        if path.exists():
+            return torch.load(path, map_location=self.runtime.device, weights_only=False)
+        value = compute()
+        buf = io.BytesIO()
+        torch.save(value, buf)
+        atomic_write_bytes(path, buf.getvalue())
+        return value
+
     def metric(self, name: str, value) -> None:
         self.metrics[name] = _jsonable(value)
 
@@ -112,7 +139,6 @@ class ChapterRun:
 
     def save(self) -> Path:
         if self.arrays:
-            import io
             buf = io.BytesIO()
             np.savez_compressed(buf, **self.arrays)
             atomic_write_bytes(self.out_dir / "arrays.npz", buf.getvalue())
@@ -123,6 +149,7 @@ class ChapterRun:
     def finish(self):
         """Save, print the claims, and raise if any check failed."""
         path = self.save()
+        shutil.rmtree(self.partial_dir, ignore_errors=True)   # the run is complete
         failed = [c for c in self.claims if c["kind"] == "check" and not c["holds"]]
         print(f"results written to {path}")
         if failed:

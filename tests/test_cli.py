@@ -92,3 +92,49 @@ def test_two_cpu_runs_give_identical_claims(tmp_path, avalley_cli):
         res = json.loads((tmp_path / str(i) / "intro" / "smoke" / "results.json").read_text())
         outs.append((res["claims"], res["metrics"]))
     assert outs[0] == outs[1]
+
+
+def test_parameter_comments_have_no_equals_sign():
+    """papermill parses the parameters cell itself; a `=` in a comment makes it misread the
+    line and warn that the parameter is unknown."""
+    for chapter in params.chapter_ids():
+        text = params.chapter_path(chapter).read_text()
+        cell = params._CELL.search(text).group(1)
+        for line in cell.splitlines():
+            if "#" in line and "=" in line:
+                comment = line.split("#", 1)[1]
+                assert "=" not in comment, f"{chapter}: {line}"
+
+
+def test_missing_dataset_is_refused_before_the_chapter_starts(monkeypatch, tmp_path, capsys,
+                                                             runs_dir):
+    from avalley import data
+    real = data.ensure
+    empty = tmp_path / "datasets"
+    monkeypatch.setattr(data, "ensure", lambda name: real(name, root=empty, download=False))
+    assert cli.main(["run", "directions", "-p", "profile", "paper", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cifar10 not found" in err and "cifar-10-batches-py" in err and "Traceback" not in err
+    assert not (runs_dir / "directions").exists()          # no notebook was started
+
+
+def test_a_chapter_that_raises_gives_one_line_and_the_notebook(monkeypatch, capsys, runs_dir):
+    import papermill as pm
+
+    def fails(*args, **kwargs):
+        raise pm.PapermillExecutionError(cell_index=3, exec_count=4, source="x",
+                                         ename="ValueError", evalue="bad thing", traceback=[])
+
+    monkeypatch.setattr(pm, "execute_notebook", fails)
+    assert cli.main(["run", "intro", "-p", "profile", "smoke", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "raised ValueError: bad thing" in err and "In[4]" in err and "intro.ipynb" in err
+
+
+def test_datasets_needed_follow_the_recipes_of_the_profile():
+    from avalley import choices
+    assert choices.datasets_needed(params.for_profile("directions", "quick")) == {
+        "fashion-mnist", "mnist1d"}
+    assert choices.datasets_needed(params.for_profile("directions", "paper")) == {
+        "cifar10", "cifar100"}
+    assert choices.datasets_needed(params.for_profile("intro", "quick")) == set()

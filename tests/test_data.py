@@ -113,3 +113,11 @@ def test_crop_flip_matches_a_per_image_loop():
         dy, dx = shifts[:, i].tolist()
         ref = padded[i, :, dy:dy + 8, dx:dx + 8]
         assert torch.equal(out[i], ref.flip(2) if flip[i] else ref)
+
+
+def test_ensure_checks_files_without_reading_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
+        data.ensure("cifar10", root=tmp_path, download=False)
+    with pytest.raises(ParameterError, match="Valid datasets"):
+        data.ensure("imagenet", root=tmp_path, download=False)
+    data.ensure("digits", root=tmp_path, download=False)     # bundled: nothing to check

@@ -66,3 +66,27 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
         results.atomic_write_json(path, {"v": 2})
     assert json.loads(path.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]   # no temp file left
+
+
+def test_step_resumes_an_interrupted_run_and_finish_clears_it(runs_dir):
+    calls = []
+
+    def compute(v):
+        calls.append(v)
+        return {"scan": np.arange(3) * v}
+
+    run = make_run()
+    assert run.step("a", lambda: compute(2))["scan"].tolist() == [0, 2, 4]
+    # the run is interrupted here; a rerun with the same parameters skips the finished step
+    again = make_run()
+    assert again.step("a", lambda: compute(99))["scan"].tolist() == [0, 2, 4]
+    assert again.step("b", lambda: compute(3))["scan"].tolist() == [0, 3, 6]
+    assert calls == [2, 3]
+    other = results.ChapterRun(chapter="unit", parameters={"profile": "smoke", "seed": 1},
+                               runtime=again.runtime)
+    other.step("a", lambda: compute(5))       # other parameters: computed afresh
+    assert calls == [2, 3, 5]
+    again.finish()
+    assert not (runs_dir / "unit" / "smoke" / "partial").exists()
+    make_run().step("a", lambda: compute(7))  # a complete run leaves nothing to resume
+    assert calls == [2, 3, 5, 7]
