@@ -110,12 +110,12 @@ class ChapterRun:
         return self.out_dir / "partial"
 
     def step(self, name: str, compute):
-        """`compute()`, or its saved value when an interrupted run with the same parameters
-        (and device type) already finished the step `name`. The value is pickled with
+        """`compute()`, or its saved value when an interrupted run with the same parameters,
+        device type and code (the library and the chapter) already finished the step `name`. The value is pickled with
         torch.save, so tensors, arrays and dataclasses such as `landscape.Scan` all work."""
         import torch
-        key = json.dumps([self.parameters, self.runtime.device.type, name], sort_keys=True,
-                         default=str)
+        key = json.dumps([self.parameters, self.runtime.device.type, _code_digest(self.chapter),
+                          name], sort_keys=True, default=str)
         path = self.partial_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
         if path.exists():
             return torch.load(path, map_location=self.runtime.device, weights_only=False)
@@ -164,6 +164,18 @@ class ChapterRun:
                  "holds": "yes" if c["holds"] else "NO", "value": _fmt(c["value"]),
                  "threshold": _fmt(c["threshold"])} for c in self.claims]
         return pd.DataFrame(rows).style.hide(axis="index") if rows else pd.DataFrame()
+
+
+def _code_digest(chapter: str) -> str:
+    """Hash of the library's source and the chapter's text: a step saved by other code is
+    not reused."""
+    h = hashlib.sha256()
+    files = sorted(Path(__file__).parent.glob("*.py"))
+    if chapter in params.chapter_ids():
+        files.append(params.chapter_path(chapter))
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _fmt(v):
