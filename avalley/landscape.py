@@ -13,6 +13,9 @@ The engine copies the model once, then for a chunk of K points calls it function
 stacked weights (`torch.func.functional_call`, under `vmap` when K > 1), with the data
 already on the device and autograd off. K = 1 on CPU for conv nets (vmap turns convs into
 grouped convs, slow on CPU); K > 1 elsewhere, where it replaces K small GEMMs by one big one.
+In eval passes a BN layer that directly follows a conv or linear layer is folded into it
+(per point: W·γ/√(var+ε), bias (b − mean)·γ/√(var+ε) + β), which is the same function and
+skips a pass over the activations (a third of a conv net's eval time on CPU).
 `reference_line` is the plain per-point loop that the paper's code runs; tests and the
 benchmark compare the two.
 """
@@ -94,6 +97,35 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return loss / len(x), correct / len(x)
 
 
+def _foldable(net: nn.Module) -> list[tuple[str, str, float]]:
+    """(layer, bn, eps) for each BN that directly follows a conv or linear layer in a
+    Sequential and normalizes with running statistics in eval mode."""
+    def linear(m):
+        return isinstance(m, nn.Linear) or (isinstance(m, nn.modules.conv._ConvNd)
+                                            and not m.transposed)
+    pairs = []
+    for prefix, seq in net.named_modules():
+        if isinstance(seq, nn.Sequential):
+            kids = [(f"{prefix}.{n}" if prefix else n, m) for n, m in seq.named_children()]
+            pairs += [(a, b, mb.eps) for (a, ma), (b, mb) in zip(kids, kids[1:])
+                      if linear(ma) and isinstance(mb, _BN) and mb.affine
+                      and mb.track_running_stats]
+    return pairs
+
+
+def _without_bn(net: nn.Module, pairs) -> nn.Module:
+    """A copy of net with the folded BN layers replaced by identities and a bias on every
+    layer they followed."""
+    net = copy.deepcopy(net)
+    for layer, bn, _ in pairs:
+        parent, _, name = bn.rpartition(".")
+        setattr(net.get_submodule(parent), name, nn.Identity())
+        m = net.get_submodule(layer)
+        if m.bias is None:
+            m.bias = nn.Parameter(m.weight.new_zeros(m.weight.shape[0]))
+    return net.eval()
+
+
 class _Engine:
     """A private copy of the model, called functionally on the weights of K points at once."""
 
@@ -107,6 +139,22 @@ class _Engine:
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.vmap_points = not (conv and device.type == "cpu")
+        self.folds = _foldable(self.net)
+        self.eval_net = _without_bn(self.net, self.folds) if self.folds else self.net
+
+    def _fold(self, params: dict, buffers: dict) -> tuple[dict, dict]:
+        """Parameters and buffers of eval_net: each folded BN merged into its layer."""
+        gone = tuple(f"{bn}." for _, bn, _ in self.folds)
+        p = {n: t for n, t in params.items() if not n.startswith(gone)}
+        b = {n: t for n, t in buffers.items() if not n.startswith(gone)}
+        for layer, bn, eps in self.folds:
+            scale = params[f"{bn}.weight"] * torch.rsqrt(buffers[f"{bn}.running_var"] + eps)
+            w = params[f"{layer}.weight"]                        # [k, out, ...]
+            p[f"{layer}.weight"] = w * scale.view(*scale.shape, *[1] * (w.dim() - 2))
+            bias = params.get(f"{layer}.bias", 0.0)
+            p[f"{layer}.bias"] = (bias - buffers[f"{bn}.running_mean"]) * scale \
+                + params[f"{bn}.bias"]
+        return p, b
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) \
@@ -120,19 +168,23 @@ class _Engine:
         return p[0].clone(memory_format=torch.channels_last).unsqueeze(0) \
             if self.channels_last and p.dim() == 5 and len(p) == 1 else p
 
-    def _forward(self, params: dict, buffers: dict, x: torch.Tensor, k: int) -> torch.Tensor:
+    def _layout_all(self, params: dict) -> dict:
+        return {n: self._param_layout(t) for n, t in params.items()}
+
+    def _forward(self, net, params: dict, buffers: dict, x: torch.Tensor,
+                 k: int) -> torch.Tensor:
         """Logits [k, n, C]."""
         if k == 1:
             one = lambda d: {n: t[0] for n, t in d.items()}  # noqa: E731
-            return functional_call(self.net, (one(params), one(buffers)), (x,)).unsqueeze(0)
-        f = lambda p, b: functional_call(self.net, (p, b), (x,))  # noqa: E731
+            return functional_call(net, (one(params), one(buffers)), (x,)).unsqueeze(0)
+        f = lambda p, b: functional_call(net, (p, b), (x,))  # noqa: E731
         return vmap(f)(params, buffers)
 
-    def _sums(self, params, buffers, x, y, batch, k):
+    def _sums(self, net, params, buffers, x, y, batch, k):
         loss = torch.zeros(k, device=x.device, dtype=torch.float64)
         correct = torch.zeros(k, device=x.device, dtype=torch.float64)
         for xb, yb in zip(_batches(x, batch), _batches(y, batch)):
-            l_, c = _loss_correct(self._forward(params, buffers, xb, k), yb)
+            l_, c = _loss_correct(self._forward(net, params, buffers, xb, k), yb)
             loss += l_
             correct += c
         return loss / len(x), correct / len(x)
@@ -143,8 +195,7 @@ class _Engine:
         """[train_loss, train_acc, test_loss, test_acc], each [K], for the weights W [K, D]."""
         k = len(W)
         sizes = [s.numel() for s in self.shapes.values()]
-        params = {n: self._param_layout(t.view(k, *s))
-                  for (n, s), t in zip(self.shapes.items(), W.split(sizes, 1))}
+        params = {n: t.view(k, *s) for (n, s), t in zip(self.shapes.items(), W.split(sizes, 1))}
         buffers = {n: b.expand(k, *b.shape).clone() for n, b in self.buffers.items()}
         (xtr, ytr), (xte, yte) = [(self._layout(x), y) for x, y in (train, test)]
         mode = bn_mode if self.bns else "eval"
@@ -155,10 +206,12 @@ class _Engine:
                 buffers[f"{name}.running_mean"].zero_()
                 buffers[f"{name}.running_var"].fill_(1)
             self.net.train()
+            laid = self._layout_all(params)
             for i, xb in enumerate(_batches(xtr, bn_batch)):
                 for m in self.bns.values():
                     m.momentum = 1.0 / (i + 1)
-                self._forward(params, buffers, xb, k)
+                self._forward(self.net, laid, buffers, xb, k)
+        net = self.net
         if mode == "batch":
             self.net.train()
             for m in self.bns.values():
@@ -166,10 +219,12 @@ class _Engine:
             batch = bn_batch
         else:
             self.net.eval()
+            net, (params, buffers) = self.eval_net, self._fold(params, buffers)
             batch = max(1, eval_batch // k)
+        params = self._layout_all(params)
         try:
-            return [*self._sums(params, buffers, xtr, ytr, batch, k),
-                    *self._sums(params, buffers, xte, yte, batch, k)]
+            return [*self._sums(net, params, buffers, xtr, ytr, batch, k),
+                    *self._sums(net, params, buffers, xte, yte, batch, k)]
         finally:
             for m in self.bns.values():
                 m.track_running_stats = True

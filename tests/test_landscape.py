@@ -127,9 +127,36 @@ def test_engine_keeps_conv_activations_channels_last_on_cpu():
     channel is the case where `.contiguous(channels_last)` silently keeps NCHW strides."""
     model, train, test = setup_model(convnet, (1, 8, 8))
     engine = L._Engine(model, torch.device("cpu"))
-    seen = []
-    engine.net[0].register_forward_hook(lambda m, i, o: seen.append(
-        o.is_contiguous(memory_format=torch.channels_last) and not o.is_contiguous()))
+    seen = {"stats": [], "eval": []}
+    for net, key in ((engine.net, "stats"), (engine.eval_net, "eval")):
+        net[0].register_forward_hook(lambda m, i, o, key=key: seen[key].append(
+            o.is_contiguous(memory_format=torch.channels_last) and not o.is_contiguous()))
     W = torch.cat([p.detach().flatten() for p in model.parameters()])[None]
-    engine.run(W, train, test, "eval", 16, 128)
-    assert seen and all(seen)
+    engine.run(W, train, test, "recompute", 16, 128)
+    assert seen["stats"] and all(seen["stats"]) and seen["eval"] and all(seen["eval"])
+
+
+def bn_after_relu(bn=True):
+    """One BN that follows a conv (folded in eval passes), one that follows a ReLU (kept)."""
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4),
+                         nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 6, 3, padding=1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3))
+
+
+@pytest.mark.parametrize("make,shape,folded,kept", [
+    (convnet, (1, 8, 8), 2, 0), (mlp, (6,), 1, 0), (bn_after_relu, (1, 8, 8), 1, 1)])
+@pytest.mark.parametrize("bn_mode", ["eval", "recompute"])
+def test_folded_bn_is_the_same_function(make, shape, folded, kept, bn_mode):
+    """Eval passes fold each BN that follows a conv or linear layer into it (adding a bias
+    where the layer had none) and keep the others; the numbers stay the loop's."""
+    model, train, test = setup_model(make, shape)
+    engine = L._Engine(model, torch.device("cpu"))
+    assert len(engine.folds) == folded
+    assert sum(isinstance(m, nn.modules.batchnorm._BatchNorm)
+               for m in engine.eval_net.modules()) == kept
+    u = random_direction(model, "gaussian", seed=7)
+    ls = np.linspace(-1.5, 1.5, 5)
+    got = L.line(model, u, ls, train, test, bn_mode=bn_mode, bn_batch=16)
+    ref = L.reference_line(model, u, ls, train, test, bn_mode=bn_mode, bn_batch=16)
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        np.testing.assert_allclose(getattr(got, key), getattr(ref, key), atol=1e-5, rtol=0)
