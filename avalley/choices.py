@@ -31,7 +31,10 @@ _FIXED = {
 def registry_of(name: str) -> str | None:
     """The registry (`dataset`, `recipe_name`, ...) whose names parameter `name` holds.
     A registry name matches the whole parameter name or its end after an underscore,
-    singular or plural: `dataset`, `recipe_names`, `plane_bn_mode`, `subset_direction_kinds`."""
+    singular or plural: `dataset`, `recipe_names`, `plane_bn_mode`, `subset_direction_kinds`.
+    None for names with fixed choices of their own (`_FIXED`) and for free values."""
+    if name in _FIXED:
+        return None
     key = name.split("__")[0]
     for k in (key, key[:-1] if key.endswith("s") else None):
         for reg in sorted(_REGISTRIES, key=len, reverse=True):
@@ -58,7 +61,7 @@ def datasets_needed(values: dict) -> set[str]:
     out = set()
     for name, value in values.items():
         items = value if isinstance(value, (list, tuple)) else [value]
-        reg = registry_of(name) if name not in _FIXED else None
+        reg = registry_of(name)
         if reg == "dataset":
             out |= set(items)
         elif reg == "recipe_name":

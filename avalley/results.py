@@ -11,6 +11,7 @@ as measured either way).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -111,8 +112,9 @@ class ChapterRun:
 
     def step(self, name: str, compute):
         """`compute()`, or its saved value when an interrupted run with the same parameters,
-        device type and code (the library and the chapter) already finished the step `name`. The value is pickled with
-        torch.save, so tensors, arrays and dataclasses such as `landscape.Scan` all work."""
+        device type and code (the library and the chapter) already finished the step `name`.
+        The value is pickled with torch.save, so tensors, arrays and dataclasses such as
+        `landscape.Scan` all work."""
         import torch
         key = json.dumps([self.parameters, self.runtime.device.type, _code_digest(self.chapter),
                           name], sort_keys=True, default=str)
@@ -166,9 +168,11 @@ class ChapterRun:
         return pd.DataFrame(rows).style.hide(axis="index") if rows else pd.DataFrame()
 
 
+@functools.cache
 def _code_digest(chapter: str) -> str:
     """Hash of the library's source and the chapter's text: a step saved by other code is
-    not reused."""
+    not reused. Computed once per process (the code it describes is what was loaded), not
+    at every step."""
     h = hashlib.sha256()
     files = sorted(Path(__file__).parent.glob("*.py"))
     if chapter in params.chapter_ids():

@@ -5,8 +5,8 @@ layout; same initial weights, data, batch size and training step.
 
 A third loop, device-resident in the default layout, splits the gain into the loop's part
 and the layout's part; a fourth feeds one batch over and over (a loader that costs nothing),
-which bounds what any loop can gain. Repeats alternate between the loops, so a machine shared with other
-jobs slows all alike, and the ratio of the medians is what is reported.
+which bounds what any loop can gain. Repeats alternate between the loops, so a machine
+shared with other jobs slows all alike, and the ratio of the medians is what is reported.
 Workloads: the quick BN convnet and the MNIST-1D MLP of `avalley.recipes` on their own
 data; the convnet again with augmentation (random crop + flip: vectorized on the device
 against torchvision's per-sample transforms in the loader); with CUDA, PreResNet-164 on
