@@ -12,8 +12,8 @@ import sys
 import textwrap
 
 from . import CHAPTERS_DIR, choices, data, params
+from .errors import ParameterError
 from .profiles import PROFILE_VALUES
-from .runtime import ParameterError
 
 
 def cmd_list(_args) -> int:

@@ -5,7 +5,7 @@ plain message, and the chapter's first cell (the book build) checks the same rul
 """
 from __future__ import annotations
 
-from .runtime import ParameterError
+from .errors import ParameterError
 
 
 def _one_of(p: dict, name: str, among: str) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import DATA_DIR
-from .runtime import ParameterError
+from .errors import ParameterError
 
 DATASETS = ("digits", "mnist1d", "fashion-mnist", "cifar10", "cifar100")
 

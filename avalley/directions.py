@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from .runtime import ParameterError
+from .errors import ParameterError
 
 KINDS = ("uniform", "gaussian", "filter", "layer")
 SUBSETS = ("all", "bn", "non-bn")

@@ -34,7 +34,7 @@ from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, TensorDataset
 
 from .directions import Direction, flat_params
-from .runtime import ParameterError
+from .errors import ParameterError
 
 BN_MODES = ("eval", "recompute", "batch")
 _BN = nn.modules.batchnorm._BatchNorm

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from .runtime import ParameterError
+from .errors import ParameterError
 
 
 class Neuron(nn.Module):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from .errors import ParameterError
 from .params import PROFILES
-from .runtime import ParameterError
 from .training import Recipe
 
 # The quick BN convnet (issue 3 item 7, chosen by measurement): a 4k-image Fashion-MNIST

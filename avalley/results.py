@@ -15,67 +15,23 @@ import functools
 import hashlib
 import io
 import json
-import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import DATA_DIR, params
+from .atomic import jsonable, write_bytes, write_json
+from .errors import CheckFailed
 from .runtime import Runtime, setup
 
 KINDS = ("check", "finding")
 
 
-class CheckFailed(AssertionError):
-    """A `check` claim did not hold: the book's method or a simulation is wrong."""
-
-
 def runs_dir() -> Path:
     return Path(os.environ.get("AVALLEY_RUNS_DIR", DATA_DIR / "runs"))
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        x = float(x)
-        return x if math.isfinite(x) else str(x)
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if hasattr(x, "item") and callable(x.item):      # 0-d torch tensors
-        return _jsonable(x.item())
-    return x
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)   # mkstemp makes files private; results are for reading
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False).encode())
 
 
 @dataclass
@@ -102,7 +58,7 @@ class ChapterRun:
         if any(c["id"] == id for c in self.claims):
             raise ValueError(f"claim {id!r} recorded twice")
         c = {"id": id, "kind": kind, "statement": statement, "holds": bool(holds),
-             "value": _jsonable(value), "threshold": _jsonable(threshold)}
+             "value": jsonable(value), "threshold": jsonable(threshold)}
         self.claims.append(c)
         return c
 
@@ -124,11 +80,11 @@ class ChapterRun:
         value = compute()
         buf = io.BytesIO()
         torch.save(value, buf)
-        atomic_write_bytes(path, buf.getvalue())
+        write_bytes(path, buf.getvalue())
         return value
 
     def metric(self, name: str, value) -> None:
-        self.metrics[name] = _jsonable(value)
+        self.metrics[name] = jsonable(value)
 
     def array(self, name: str, value) -> None:
         self.arrays[name] = np.asarray(value)
@@ -143,9 +99,9 @@ class ChapterRun:
         if self.arrays:
             buf = io.BytesIO()
             np.savez_compressed(buf, **self.arrays)
-            atomic_write_bytes(self.out_dir / "arrays.npz", buf.getvalue())
+            write_bytes(self.out_dir / "arrays.npz", buf.getvalue())
         path = self.out_dir / "results.json"
-        atomic_write_json(path, self.to_dict())
+        write_json(path, self.to_dict())
         return path
 
     def finish(self):

@@ -19,12 +19,9 @@ import numpy as np
 import torch
 
 from . import ROOT
+from .errors import ParameterError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-class ParameterError(ValueError):
-    """A user-supplied parameter is invalid; raised before any compute."""
 
 
 def resolve_device(name: str = "auto") -> torch.device:

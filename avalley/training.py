@@ -14,7 +14,6 @@ import copy
 import dataclasses
 import fcntl
 import hashlib
-import io
 import json
 import math
 import time
@@ -28,8 +27,9 @@ from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 from tqdm.auto import tqdm
 
 from . import DATA_DIR, data, models
-from .results import atomic_write_bytes
-from .runtime import ParameterError, Runtime
+from .atomic import write_torch
+from .errors import ParameterError, TrainingDiverged
+from .runtime import Runtime
 
 # Bump when a change to this file changes what a recipe trains into: old caches are ignored.
 TRAINING_CODE_VERSION = 2     # 2: channels-last layout on the CPU too
@@ -102,10 +102,6 @@ def learning_rate(recipe: Recipe, epoch: int) -> float:
     else:
         factor = ratio ** (((t >= 0.5) + (t >= 0.75)) / 2)
     return r.lr * factor
-
-
-class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclass
@@ -326,27 +322,21 @@ def sgd_after_swa(result: TrainResult, ds, rt: Runtime, lr: float, epochs: int,
     return AfterSWA(history, ref, found)
 
 
-def _torch_bytes(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
 def _save_checkpoint(path, epoch, model, opt, swa, swalr, gen, history, seconds):
-    atomic_write_bytes(path, _torch_bytes({
+    write_torch(path, {
         "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
         "swa": swa.state_dict() if swa is not None else None,
         "swalr": swalr.state_dict() if swalr is not None else None,
         "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-        "history": history, "seconds": seconds}))
+        "history": history, "seconds": seconds})
 
 
 def _save_result(res: TrainResult, path: Path) -> None:
-    atomic_write_bytes(path, _torch_bytes({
+    write_torch(path, {
         "recipe": res.recipe.to_dict(), "model": res.model.state_dict(),
         "swa_model": res.swa_model.state_dict() if res.swa_model is not None else None,
         "metrics": res.metrics, "history": res.history, "seconds": res.seconds,
-        "num_classes": res.num_classes, "input_shape": res.input_shape}))
+        "num_classes": res.num_classes, "input_shape": res.input_shape})
     (path.parent / "recipe.json").write_text(json.dumps(res.recipe.to_dict(), indent=2,
                                                         default=list))
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from avalley import cli, params
-from avalley.runtime import ParameterError
+from avalley.errors import ParameterError
 
 
 def refused(capsys, *argv):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from avalley import data
-from avalley.runtime import ParameterError
+from avalley.errors import ParameterError
 
 
 def test_digits_fixed_stratified_split_normalized():

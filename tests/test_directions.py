@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 
 from avalley.directions import between, orthogonalize, random_direction, subset_mask
-from avalley.runtime import ParameterError
+from avalley.errors import ParameterError
 
 
 def net():

@@ -7,7 +7,7 @@ import pytest
 from conftest import run_cli
 
 from avalley import choices, cli, params
-from avalley.runtime import ParameterError
+from avalley.errors import ParameterError
 
 
 def test_profiles_validate():

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from avalley import models
-from avalley.runtime import ParameterError
+from avalley.errors import ParameterError
 
 CIFAR = (3, 32, 32)
 # published sizes on CIFAR-10 (He et al. 2016; Huang et al. 2017; Zagoruyko & Komodakis)

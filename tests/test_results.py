@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from avalley import results, runtime
+from avalley import atomic, errors, results, runtime
 
 
 def make_run(profile="smoke"):
@@ -35,7 +35,7 @@ def test_results_schema_and_arrays(runs_dir):
 def test_failing_check_raises_after_saving(runs_dir):
     run = make_run()
     run.claim("bad", "check", "must fail", holds=False, value=0.0, threshold=1.0)
-    with pytest.raises(results.CheckFailed, match="bad"):
+    with pytest.raises(errors.CheckFailed, match="bad"):
         run.finish()
     assert (runs_dir / "unit" / "smoke" / "results.json").exists()   # the numbers are kept
 
@@ -57,13 +57,13 @@ def test_claim_kind_and_duplicates_are_checked():
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "results.json"
-    results.atomic_write_json(path, {"v": 1})
+    atomic.write_json(path, {"v": 1})
 
     def boom(*a, **k):
         raise OSError("disk full")
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
-        results.atomic_write_json(path, {"v": 2})
+        atomic.write_json(path, {"v": 2})
     assert json.loads(path.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]   # no temp file left
 

@@ -3,8 +3,8 @@ import threading
 import pytest
 import torch
 
-from avalley import data, recipes, runtime, training
-from avalley.runtime import ParameterError
+from avalley import data, errors, recipes, runtime, training
+from avalley.errors import ParameterError
 from avalley.training import Recipe, learning_rate
 
 # tiny runs: a BN convnet and an MLP on digits (about a second each)
@@ -133,7 +133,7 @@ def test_nan_loss_names_the_epoch_and_keeps_the_last_checkpoint(rt, tmp_path, mo
                 x[0] = float("nan")
         return real(x, y, *args, **kwargs)
     monkeypatch.setattr(data, "batches", poisoned)
-    with pytest.raises(training.TrainingDiverged, match="epoch 3 of 4") as e:
+    with pytest.raises(errors.TrainingDiverged, match="epoch 3 of 4") as e:
         training.train(MLP, rt, root=tmp_path, progress=False)
     assert "epoch 2" in str(e.value)                # the kept checkpoint is named
     folder = tmp_path / training.recipe_key(MLP, "cpu")
