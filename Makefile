@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHAPTER ?= intro
 ARGS ?=
 
-.PHONY: book test test-fast run list bench clean
+.PHONY: book test test-fast run list bench clean datasets
 
 $(STAMP): requirements.txt requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,17 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The datasets the book needs, before any chapter runs (Fashion-MNIST: data/datasets/, else
+# Debian's folder, else `apt-get install dataset-fashion-mnist` as root, else a download).
+datasets: $(STAMP)
+	$(PY) -m avalley datasets
+
 # Executes every chapter at its default (quick) profile; a chapter that raises fails the build.
-book: $(STAMP)
+book: datasets
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 
 # The whole suite, including a full book build and the rendered-site test.
-test: $(STAMP)
+test: datasets
 	$(PY) -m pytest tests
 
 # Library tests only (seconds to a minute).

@@ -11,6 +11,7 @@ trainers do). For small nets this removes the per-sample Python overhead that do
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from . import DATA_DIR
-from .errors import ParameterError
+from .errors import DatasetMissing, ParameterError
 
 DATASETS = ("digits", "mnist1d", "fashion-mnist", "cifar10", "cifar100")
 
@@ -31,6 +32,11 @@ CIFAR = {  # name -> (torchvision class name, folder, train files, test files, l
                 [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels"),
     "cifar100": ("CIFAR100", "cifar-100-python", ["train"], ["test"], "fine_labels"),
 }
+
+
+def datasets_dir() -> Path:
+    """data/datasets, or $AVALLEY_DATASETS_DIR."""
+    return Path(os.environ.get("AVALLEY_DATASETS_DIR", DATA_DIR / "datasets"))
 
 
 @dataclass
@@ -62,7 +68,7 @@ def load(name: str, n_train: int | None = None, n_test: int | None = None, seed:
     """
     if name not in DATASETS:
         raise ParameterError(f"Unknown dataset {name!r}. Valid datasets: {', '.join(DATASETS)}.")
-    base = Path(root) if root is not None else DATA_DIR / "datasets"
+    base = Path(root) if root is not None else datasets_dir()
     if name == "digits":
         xtr, ytr, xte, yte = _digits()
     elif name == "mnist1d":
@@ -132,11 +138,11 @@ def _read_idx(path: Path) -> np.ndarray:
 
 def ensure(name: str, root: str | Path | None = None, download: bool = True) -> None:
     """Make sure the files of dataset `name` are on disk (downloading them when allowed and
-    possible), without reading them; raise the same FileNotFoundError as `load` otherwise.
-    `avalley run` calls it before a chapter starts."""
+    possible), without reading them; raise the same DatasetMissing as `load` otherwise.
+    The book's pre-flight (`avalley.book.datasets`) calls it before any chapter starts."""
     if name not in DATASETS:
         raise ParameterError(f"Unknown dataset {name!r}. Valid datasets: {', '.join(DATASETS)}.")
-    base = Path(root) if root is not None else DATA_DIR / "datasets"
+    base = Path(root) if root is not None else datasets_dir()
     if name == "fashion-mnist":
         _fashion_paths(base, search_debian=root is None, download=download)
     elif name in CIFAR:
@@ -170,7 +176,7 @@ def _fashion_paths(base: Path, search_debian: bool, download: bool) -> list[Path
             print(f"Fashion-MNIST download failed: {e}")
         paths = find()
     if paths is None:
-        raise FileNotFoundError(
+        raise DatasetMissing(
             "Fashion-MNIST not found. Install Debian's package `dataset-fashion-mnist` "
             f"(files in {FASHION_DEBIAN}/), or place the files {', '.join(FASHION_FILES)} "
             f"(gzipped or not) in {base / 'fashion-mnist'}/; searched: "
@@ -216,7 +222,7 @@ def _cifar_folder(name: str, base: Path, download: bool) -> Path:
             print(f"{name} download failed: {e}")
     if missing():
         url = getattr(__import__("torchvision").datasets, cls).url
-        raise FileNotFoundError(
+        raise DatasetMissing(
             f"{name} not found: missing {', '.join(missing())} in {folder}/. Place the "
             f"extracted archive {url} there (folder {folder.name}/ with "
             f"{', '.join(train_files + test_files)}), or run once with network access.")

@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .directions import Direction, flat_params
 from .errors import ParameterError
+from .runtime import exact_fp32
 
 BN_MODES = ("eval", "recompute", "batch")
 _BN = nn.modules.batchnorm._BatchNorm
@@ -191,8 +192,9 @@ class _Engine:
 
     @torch.inference_mode()
     def run(self, W: torch.Tensor, train, test, bn_mode: str, bn_batch: int,
-            eval_batch: int) -> list[torch.Tensor]:
-        """[train_loss, train_acc, test_loss, test_acc], each [K], for the weights W [K, D]."""
+            eval_batch: int, bn_x: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """[train_loss, train_acc, test_loss, test_acc], each [K], for the weights W [K, D];
+        in recompute mode the statistics come from bn_x (default: the training images)."""
         k = len(W)
         sizes = [s.numel() for s in self.shapes.values()]
         params = {n: t.view(k, *s) for (n, s), t in zip(self.shapes.items(), W.split(sizes, 1))}
@@ -207,7 +209,8 @@ class _Engine:
                 buffers[f"{name}.running_var"].fill_(1)
             self.net.train()
             laid = self._layout_all(params)
-            for i, xb in enumerate(_batches(xtr, bn_batch)):
+            stats_x = xtr if bn_x is None else self._layout(bn_x)
+            for i, xb in enumerate(_batches(stats_x, bn_batch)):
                 for m in self.bns.values():
                     m.momentum = 1.0 / (i + 1)
                 self._forward(self.net, laid, buffers, xb, k)
@@ -230,21 +233,25 @@ class _Engine:
                 m.track_running_stats = True
 
 
-def _meta(model, directions, bn_mode, bn_batch, train, test) -> dict:
+def _meta(model, directions, bn_mode, bn_batch, train, test, bn_data=None) -> dict:
     return {"bn_mode": bn_mode, "bn_batch": bn_batch, "model_has_bn": has_bn(model),
             "n_train": len(train[0]), "n_test": len(test[0]),
+            "n_bn": len(train[0] if bn_data is None else bn_data),
             "directions": [d.meta for d in directions]}
 
 
 def points(model: nn.Module, directions: list[Direction], coords, train, test,
            bn_mode: str = "recompute", bn_batch: int = 128, eval_batch: int | None = None,
-           chunk: int | None = None) -> Scan:
-    """Loss and accuracy at w + Σ_j coords[i, j]·directions[j] for every row i.
+           chunk: int | None = None, bn_data: torch.Tensor | None = None) -> Scan:
+    """Loss and accuracy at w + Σ_j coords[i, j]·directions[j] for every row i, in exact
+    fp32 (`runtime.exact_fp32`, the precision of every evaluation in the book).
 
     train, test: (x, y) tensors, on the device the evaluation runs on (the model is copied
-    there). eval_batch: (points × images) per forward in eval mode (default: 128 images for
-    conv nets on CPU, whose kernels run fastest on batches that fit the cache; else 4096).
-    chunk: points per call (default: 1 for conv nets on CPU, else 64).
+    there). bn_data: the images the recompute mode re-estimates the statistics on (default:
+    train's; a recipe's are `training.bn_images`). eval_batch: (points × images) per forward
+    in eval mode (default: 128 images for conv nets on CPU, whose kernels run fastest on
+    batches that fit the cache; else 4096). chunk: points per call (default: 1 for conv nets
+    on CPU, else 64).
     """
     _check_mode(bn_mode)
     names = tuple(n for n, _ in model.named_parameters())
@@ -260,11 +267,14 @@ def points(model: nn.Module, directions: list[Direction], coords, train, test,
     w0 = flat_params(model).to(device)
     D = torch.stack([d.vec for d in directions]).to(device)
     out = []
-    for c in np.array_split(coords, math.ceil(len(coords) / chunk)):
-        W = w0 + torch.as_tensor(c, dtype=torch.float32, device=device) @ D
-        out.append(torch.stack(engine.run(W, train, test, bn_mode, bn_batch, eval_batch), 1))
+    with exact_fp32():
+        for c in np.array_split(coords, math.ceil(len(coords) / chunk)):
+            W = w0 + torch.as_tensor(c, dtype=torch.float32, device=device) @ D
+            out.append(torch.stack(engine.run(W, train, test, bn_mode, bn_batch, eval_batch,
+                                              bn_data), 1))
     res = torch.cat(out).cpu().numpy()
-    return Scan(coords, *res.T, meta=_meta(model, directions, bn_mode, bn_batch, train, test))
+    return Scan(coords, *res.T, meta=_meta(model, directions, bn_mode, bn_batch, train, test,
+                                           bn_data))
 
 
 def line(model: nn.Module, direction: Direction, ls, train, test, **kw) -> Scan:
@@ -281,7 +291,8 @@ def plane(model: nn.Module, u: Direction, v: Direction, alphas, betas, train, te
 
 def reference_line(model: nn.Module, direction: Direction, ls, train, test,
                    bn_mode: str = "recompute", bn_batch: int = 128,
-                   eval_batch: int = 128, dataloader: bool = False) -> Scan:
+                   eval_batch: int = 128, dataloader: bool = False,
+                   bn_data: torch.Tensor | None = None) -> Scan:
     """The paper's per-point loop: set the weights, `update_bn` on the training data
     (recompute), evaluate train and test batch by batch. Slow; the engine's yardstick.
     dataloader: draw the batches from a `torch.utils.data.DataLoader` over the tensors, as
@@ -301,7 +312,8 @@ def reference_line(model: nn.Module, direction: Direction, ls, train, test,
         net.load_state_dict({n: b for n, b in model.state_dict().items()
                              if n in dict(net.named_buffers())}, strict=False)
         if mode == "recompute":
-            update_bn(feed(*train, bn_batch), net)
+            bx = train[0] if bn_data is None else bn_data
+            update_bn(feed(bx, torch.zeros(len(bx)), bn_batch), net)
         row = []
         for x, y in (train, test):
             if mode == "batch":    # batch statistics, running statistics left alone
@@ -323,4 +335,5 @@ def reference_line(model: nn.Module, direction: Direction, ls, train, test,
         rows.append(row)
     res = np.array(rows).T
     ls = np.asarray(ls, dtype=np.float64)[:, None]
-    return Scan(ls, *res, meta=_meta(model, [direction], bn_mode, bn_batch, train, test))
+    return Scan(ls, *res, meta=_meta(model, [direction], bn_mode, bn_batch, train, test,
+                                     bn_data))

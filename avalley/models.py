@@ -1,11 +1,11 @@
 """Every network of the book, from one registry: `build(name, num_classes, input_shape)`.
 
 Naming: a `-bn` suffix means batch normalization; the bare name is the same net without it
-(PreResNet-110/164 and DenseNet-BC-100 always have BN, as published). Networks without BN
-start their residual branches at zero (the last conv of each block is zero-initialized,
-as in Fixup), so that deep nets without BN train at all.
-Input shapes are (C, H, W) for images and (C, L) for 1-D signals (MNIST-1D); the MLP,
-the small convnet and the neuron take both, the paper's CIFAR families need images.
+(PreResNet-164 and DenseNet-BC-100 always have BN, as published). WRN-28-10 without BN
+starts its residual branches at zero (the last conv of each block is zero-initialized, as in
+Fixup), so that it trains at all.
+Input shapes are (C, H, W) for images and (C, L) for 1-D signals (MNIST-1D); the MLP and
+the small convnet take both, the paper's CIFAR families need images.
 """
 from __future__ import annotations
 
@@ -16,18 +16,6 @@ import torch.nn as nn
 import torchvision
 
 from .errors import ParameterError
-
-
-class Neuron(nn.Module):
-    """The paper's toy model: one sigmoid unit p(y=1|x) = sigmoid(w x + b) on 1-D inputs.
-    Returns probabilities of shape (N,), for `binary_cross_entropy`."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(1, 1)
-
-    def forward(self, x):
-        return torch.sigmoid(self.linear(x.reshape(-1, 1))).squeeze(1)
 
 
 def mlp(num_classes, input_shape, width=256):
@@ -55,33 +43,13 @@ def _norm(c, bn):
     return nn.BatchNorm2d(c) if bn else nn.Identity()
 
 
-class PreActBlock(nn.Module):
-    """Pre-activation basic block (He et al. 2016): BN-ReLU-conv3x3, BN-ReLU-conv3x3."""
-    expansion = 1
-
-    def __init__(self, c_in, planes, stride=1, bn=True):
-        super().__init__()
-        self.bn1, self.bn2 = _norm(c_in, bn), _norm(planes, bn)
-        self.conv1 = nn.Conv2d(c_in, planes, 3, stride, 1, bias=False)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.last = self.conv2
-        self.shortcut = (nn.Conv2d(c_in, planes, 1, stride, bias=False)
-                         if stride != 1 or c_in != planes else None)
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(x))
-        skip = self.shortcut(out) if self.shortcut is not None else x
-        out = self.conv1(out)
-        return self.conv2(torch.relu(self.bn2(out))) + skip
-
-
 class PreActBottleneck(nn.Module):
     """Pre-activation bottleneck: 1x1, 3x3, 1x1 convs with 4x expansion."""
     expansion = 4
 
-    def __init__(self, c_in, planes, stride=1, bn=True):
+    def __init__(self, c_in, planes, stride=1):
         super().__init__()
-        self.bn1, self.bn2, self.bn3 = _norm(c_in, bn), _norm(planes, bn), _norm(planes, bn)
+        self.bn1, self.bn2, self.bn3 = (nn.BatchNorm2d(c) for c in (c_in, planes, planes))
         self.conv1 = nn.Conv2d(c_in, planes, 1, bias=False)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
         self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
@@ -106,29 +74,25 @@ class _PreActNet(nn.Module):
 
 
 class PreResNet(_PreActNet):
-    """CIFAR PreResNet as in the SWA code: 3 stages of width w, 2w, 4w (w=16), depth 6n+2
-    (basic blocks) or 9n+2 (bottlenecks, depth >= 44)."""
+    """CIFAR PreResNet with bottleneck blocks as in the SWA code: 3 stages of width w, 2w,
+    4w (w=16, times 4 at each block's output), depth 9n+2 (164: n = 18)."""
 
-    def __init__(self, depth, num_classes, in_channels=3, width=16, bn=True,
-                 bottleneck=None):
+    def __init__(self, depth, num_classes, in_channels=3, width=16):
         super().__init__()
-        bottleneck = depth >= 44 if bottleneck is None else bottleneck
-        block = PreActBottleneck if bottleneck else PreActBlock
-        per = 9 if bottleneck else 6
-        if (depth - 2) % per:
-            raise ParameterError(f"PreResNet depth must be {per}n+2, got {depth}")
-        n = (depth - 2) // per
+        if (depth - 2) % 9:
+            raise ParameterError(f"PreResNet depth must be 9n+2, got {depth}")
+        n = (depth - 2) // 9
         self.conv = nn.Conv2d(in_channels, width, 3, padding=1, bias=False)
         layers, c = [], width
         for stage in range(3):
             planes = width * 2 ** stage
             for i in range(n):
-                layers.append(block(c, planes, 2 if stage and not i else 1, bn))
-                c = planes * block.expansion
+                layers.append(PreActBottleneck(c, planes, 2 if stage and not i else 1))
+                c = planes * PreActBottleneck.expansion
         self.blocks = nn.Sequential(*layers)
-        self.bn = _norm(c, bn)
+        self.bn = nn.BatchNorm2d(c)
         self.fc = nn.Linear(c, num_classes)
-        _init(self, zero_last=not bn)
+        _init(self, zero_last=False)
 
 
 class WideBlock(nn.Module):
@@ -215,11 +179,8 @@ def _image(name, input_shape, min_size=1):
     return input_shape[0]
 
 
-def _preresnet(depth, bn=True, bottleneck=None):
-    def make(num_classes, input_shape, width=16):
-        return PreResNet(depth, num_classes, _image(f"preresnet{depth}", input_shape, 4),
-                         width, bn, bottleneck)
-    return make
+def _preresnet164(num_classes, input_shape, width=16):
+    return PreResNet(164, num_classes, _image("preresnet164", input_shape, 4), width)
 
 
 def _vgg(cfg, bn):
@@ -240,21 +201,15 @@ def _dense(num_classes, input_shape, depth=100, growth=12):
 
 
 MODELS = {
-    "neuron": lambda num_classes=1, input_shape=(1,): Neuron(),
     "mlp": mlp,
     "convnet": lambda num_classes, input_shape, widths=(32, 64, 128): convnet(
         num_classes, input_shape, widths, bn=False),
     "convnet-bn": lambda num_classes, input_shape, widths=(32, 64, 128): convnet(
         num_classes, input_shape, widths, bn=True),
-    "preresnet-small": _preresnet(20, bn=False),
-    "preresnet-small-bn": _preresnet(20, bn=True),
-    "preresnet110": _preresnet(110, bottleneck=False),
-    "preresnet164": _preresnet(164, bottleneck=True),
+    "preresnet164": _preresnet164,
     "densenet-bc-100": _dense,
     "vgg16": _vgg("D", bn=False),
     "vgg16-bn": _vgg("D", bn=True),
-    "vgg19": _vgg("E", bn=False),
-    "vgg19-bn": _vgg("E", bn=True),
     "wrn-28-10": _wrn(bn=False),
     "wrn-28-10-bn": _wrn(bn=True),
 }

@@ -11,96 +11,42 @@ generator whose state is checkpointed, and CPU kernels are deterministic).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import fcntl
 import hashlib
 import json
 import math
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
+from torch.optim.swa_utils import AveragedModel, update_bn
 from tqdm.auto import tqdm
 
 from . import DATA_DIR, data, models
 from .atomic import write_torch
-from .errors import ParameterError, TrainingDiverged
-from .runtime import Runtime
+from .errors import TrainingDiverged
+from .recipes import Recipe
+from .runtime import Runtime, exact_fp32
 
 # Bump when a change to this file changes what a recipe trains into: old caches are ignored.
-TRAINING_CODE_VERSION = 2     # 2: channels-last layout on the CPU too
-SCHEDULES = ("swa", "cosine", "step")
+TRAINING_CODE_VERSION = 4     # 2: channels-last layout on the CPU too; 3: recipes renamed;
+#                               4: every solution's BN re-estimated by one rule, optimizer kept
 EVAL_BATCH = 1000
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that determines a trained network. Epochs count from 0 in the code;
-    `swa_start` is the paper's 1-based epoch: snapshots are taken after epochs
-    swa_start..epochs (1-based), one per epoch; None means a plain SGD run."""
-    dataset: str
-    model: str
-    n_train: int | None = None
-    n_test: int | None = None
-    data_seed: int = 0               # which subset; fixed across training seeds
-    model_kwargs: dict = field(default_factory=dict)
-    seed: int = 0                    # initialization, data order, augmentation
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "swa"
-    swa_start: int | None = None
-    swa_lr: float = 0.05
-    use_swalr: bool = False          # SWA phase lr from torch's SWALR (cosine anneal)
-    swalr_epochs: int = 5
-    augment: bool = False
-    compile: bool = False            # torch.compile the training forward (CUDA)
-
-    def __post_init__(self):
-        if self.schedule not in SCHEDULES:
-            raise ParameterError(f"Unknown schedule {self.schedule!r}. "
-                                 f"Valid schedules: {', '.join(SCHEDULES)}.")
-        if self.dataset not in data.DATASETS:
-            raise ParameterError(f"Unknown dataset {self.dataset!r}. "
-                                 f"Valid datasets: {', '.join(data.DATASETS)}.")
-        if self.model not in models.MODELS:
-            raise ParameterError(f"Unknown model {self.model!r}. "
-                                 f"Valid models: {', '.join(models.MODELS)}.")
-        if self.swa_start is not None and not 1 <= self.swa_start <= self.epochs:
-            raise ParameterError(f"swa_start must be in 1..epochs={self.epochs}, "
-                                 f"got {self.swa_start}.")
-
-    @property
-    def swa(self) -> bool:
-        return self.swa_start is not None
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
 def learning_rate(recipe: Recipe, epoch: int) -> float:
-    """Learning rate of 0-based `epoch`, as in the paper's code (SWA repository):
+    """Learning rate of 0-based `epoch`, as in the paper's code (`schedule` in train2.py):
     with t = epoch / T, T = swa_start (SWA) or epochs (plain SGD), and final value
-    lr_end = swa_lr (SWA) or 0.01 * lr (plain SGD):
-      swa:    lr for t <= 0.5, linear to lr_end at t = 0.9, then lr_end;
-      cosine: lr_end + (lr - lr_end) (1 + cos(pi min(t, 1))) / 2;
-      step:   lr, times (lr_end/lr)^(1/2) at t >= 0.5 and again at t >= 0.75.
-    """
+    lr_end = swa_lr (SWA) or 0.01 * lr (plain SGD): lr for t <= 0.5, linear to lr_end at
+    t = 0.9, then lr_end."""
     r = recipe
     t = epoch / (r.swa_start if r.swa else r.epochs)
     ratio = r.swa_lr / r.lr if r.swa else 0.01
-    if r.schedule == "swa":
-        factor = 1.0 if t <= 0.5 else ratio if t > 0.9 else 1 - (1 - ratio) * (t - 0.5) / 0.4
-    elif r.schedule == "cosine":
-        factor = ratio + (1 - ratio) * (1 + math.cos(math.pi * min(t, 1.0))) / 2
-    else:
-        factor = ratio ** (((t >= 0.5) + (t >= 0.75)) / 2)
+    factor = 1.0 if t <= 0.5 else ratio if t > 0.9 else 1 - (1 - ratio) * (t - 0.5) / 0.4
     return r.lr * factor
 
 
@@ -110,6 +56,7 @@ class TrainResult:
     model: nn.Module              # last SGD iterate (eval mode, on the runtime's device)
     swa_model: nn.Module | None   # the SWA average as a plain module, BN recomputed; or None
     metrics: dict                 # {"sgd": {...}, "swa": {...}}: train/test loss and accuracy
+    optimizer_state: dict         # the SGD optimizer's state at the end (momentum buffers)
     history: list                 # per epoch: lr, running train loss and accuracy, seconds
     seconds: float                # training time (of the run that produced the cache)
     from_cache: bool
@@ -127,26 +74,48 @@ def recipe_key(recipe: Recipe, device_type: str) -> str:
 
 
 def cache_dir() -> Path:
-    return DATA_DIR / "cache" / "train"
+    """data/cache/train, or $AVALLEY_CACHE_DIR/train (the tests use a temporary one)."""
+    return Path(os.environ.get("AVALLEY_CACHE_DIR", DATA_DIR / "cache")) / "train"
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rt: Runtime,
              batch_size: int = EVAL_BATCH) -> dict:
-    """Mean cross-entropy and accuracy in eval mode, without augmentation."""
+    """Mean cross-entropy and accuracy in eval mode, without augmentation, in exact fp32
+    (`runtime.exact_fp32`, the precision of every evaluation in the book)."""
     model.eval()
     loss, correct = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
-    with torch.no_grad(), rt.autocast():
+    with torch.no_grad(), exact_fp32():
         for xb, yb in data.batches(x, y, batch_size):
-            out = model(layout(xb, rt)).float()
+            out = model(layout(xb)).float()
             loss += F.cross_entropy(out, yb, reduction="sum")
             correct += (out.argmax(1) == yb).sum()
     return {"loss": loss.item() / len(y), "acc": correct.item() / len(y)}
 
 
-def layout(x, rt):
+def layout(x):
     """Image batches in the channels-last layout, on every device: cuDNN and oneDNN (CPU)
     run convolutions fastest in it, and CPU max-pooling is ~10x faster than on NCHW."""
     return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
+
+
+def bn_images(ds, recipe: Recipe) -> torch.Tensor:
+    """The images of every BN re-estimation for this recipe's networks (the SGD iterate, the
+    SWA average, an SGD-after-SWA iterate, each point of a line): one pass over the training
+    set, augmented as the recipe trains, as the paper's `bn_update` runs over its augmented
+    training loader. The augmentation is drawn once from a fixed generator, so that all of
+    them see the same images (the paper draws new crops and flips each time)."""
+    if not recipe.augment:
+        return ds.x_train
+    return data.crop_flip(ds.x_train, torch.Generator().manual_seed(recipe.seed + 1))
+
+
+def recompute_bn(model: nn.Module, images: torch.Tensor, batch_size: int) -> nn.Module:
+    """Re-estimate the BN statistics of `model` on `images`, with
+    `torch.optim.swa_utils.update_bn` (a cumulative average over batches of `batch_size`),
+    in fp32; the model is left in eval mode."""
+    with torch.no_grad(), exact_fp32():
+        update_bn((layout(xb) for xb in images.split(batch_size)), model)
+    return model.eval()
 
 
 def train(recipe: Recipe, rt: Runtime, cache: bool = True, progress: bool = True,
@@ -185,7 +154,6 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
     opt = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
                           weight_decay=r.weight_decay)
     swa = AveragedModel(model) if r.swa else None
-    swalr = SWALR(opt, r.swa_lr, r.swalr_epochs, "cos") if r.swa and r.use_swalr else None
     gen = torch.Generator().manual_seed(r.seed)   # data order and augmentation
     step = torch.compile(model) if r.compile else model
     history, start, seconds = [], 0, 0.0
@@ -196,8 +164,6 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
         opt.load_state_dict(ck["optimizer"])
         if swa is not None:
             swa.load_state_dict(ck["swa"])
-        if swalr is not None:
-            swalr.load_state_dict(ck["swalr"])
         gen.set_state(ck["generator"])
         torch.set_rng_state(ck["torch_rng"])       # dropout (VGG)
         history, start, seconds = ck["history"], ck["epoch"], ck["seconds"]
@@ -208,9 +174,8 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
     for epoch in range(start, r.epochs):
         t0 = time.time()
         in_swa = r.swa and epoch + 1 >= r.swa_start
-        if not (in_swa and swalr is not None):
-            for g in opt.param_groups:
-                g["lr"] = learning_rate(r, epoch)
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(r, epoch)
         lr = opt.param_groups[0]["lr"]
 
         def on_step(i, loss_sum, seen):
@@ -229,27 +194,23 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
                 f"({r.model} on {r.dataset}, lr {lr:g}){kept}. Lower the learning rate.")
         if in_swa:
             swa.update_parameters(model)
-            if swalr is not None:
-                swalr.step()
         seconds += time.time() - t0
         history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
                         "train_acc": train_acc, "seconds": seconds,
                         "swa_snapshots": int(swa.n_averaged) if swa is not None else 0})
         if ckpt_path is not None:
-            _save_checkpoint(ckpt_path, epoch + 1, model, opt, swa, swalr, gen, history,
+            _save_checkpoint(ckpt_path, epoch + 1, model, opt, swa, gen, history,
                              seconds)
     bar.close()
 
-    swa_model = None
-    if swa is not None:
-        swa_model = swa.module
-        bn_gen = torch.Generator().manual_seed(r.seed + 1)
-        with rt.autocast():     # BN statistics from the training distribution, as the paper
-            update_bn(data.batches(ds.x_train, ds.y_train, r.batch_size, generator=bn_gen,
-                                   augment=r.augment), swa_model)
+    # every solution's BN statistics are re-estimated by one rule (`bn_images`), as the
+    # paper's code does for SWA and for both ends of its lines
+    images = bn_images(ds, r)
+    recompute_bn(model, images, r.batch_size)
+    swa_model = recompute_bn(swa.module, images, r.batch_size) if swa is not None else None
     metrics = _metrics(model, swa_model, ds, rt)
-    return TrainResult(r, model.eval(), swa_model.eval() if swa_model is not None else None,
-                       metrics, history, seconds, False, key, ds.num_classes, ds.input_shape)
+    return TrainResult(r, model, swa_model, metrics, opt.state_dict(), history, seconds, False,
+                       key, ds.num_classes, ds.input_shape)
 
 
 def sgd_epoch(model: nn.Module, opt: torch.optim.Optimizer, ds, recipe: Recipe,
@@ -265,7 +226,7 @@ def sgd_epoch(model: nn.Module, opt: torch.optim.Optimizer, ds, recipe: Recipe,
                                               shuffle=True, generator=gen,
                                               augment=recipe.augment, drop_last=True)):
         with rt.autocast():
-            out = model(layout(xb, rt))
+            out = model(layout(xb))
             loss = F.cross_entropy(out.float(), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -292,41 +253,91 @@ def _metrics(model, swa_model, ds, rt) -> dict:
 
 @dataclass
 class AfterSWA:
-    """SGD continued from the SWA weights (PAPER.md experiment 5)."""
+    """SGD continued from the SWA weights (PAPER.md experiment 5, `sgd_after_swa.py`)."""
     history: list            # per epoch: train/test loss and accuracy of the iterate
     reference: dict          # the SWA solution's train/test loss and accuracy
     found_epoch: int | None  # first epoch with lower train loss and higher test loss than SWA
+    model: nn.Module         # the chosen iterate: the one found, else the last one
+
+    @property
+    def chosen_epoch(self) -> int:
+        return self.found_epoch or self.history[-1]["epoch"]
+
+    @property
+    def metrics(self) -> dict:
+        return self.history[self.chosen_epoch - 1]
 
 
-def sgd_after_swa(result: TrainResult, ds, rt: Runtime, lr: float, epochs: int,
-                  seed: int = 0, stop: bool = True) -> AfterSWA:
-    """Constant-lr SGD (the recipe's momentum and weight decay) from `result.swa_model` on
-    the dataset `ds` the recipe trained on, evaluated after every epoch, until an iterate
-    has lower train loss and higher test loss than SWA (with `stop`) or `epochs` run out."""
+def after_swa(result: TrainResult, rt: Runtime, lr: float = 0.001, max_epochs: int = 50,
+              cache: bool = True, root: Path | None = None, progress: bool = True) -> AfterSWA:
+    """SGD after SWA, as the paper's `sgd_after_swa.py`: from the SWA weights and the SWA
+    run's optimizer state (its momentum buffers), SGD at the constant learning rate `lr` with
+    the recipe's momentum, weight decay, batch size and augmentation, for at most
+    `max_epochs` epochs. After each epoch the iterate's BN statistics are re-estimated by the
+    one rule (`bn_images`) and its train and test loss evaluated (eval mode, un-augmented);
+    the search stops at the first iterate with a lower train loss and a higher test loss than
+    SWA (the paper keeps every such checkpoint and its line uses one). Stored beside the SWA
+    run in the training cache, with a checkpoint every epoch, so an interrupted search
+    resumes."""
+    if result.swa_model is None:
+        raise ValueError("after_swa needs the result of an SWA run (recipe with swa_start)")
     r = result.recipe
+    ds = data.load(r.dataset, r.n_train, r.n_test, seed=r.data_seed).to(rt.device)
+    images = bn_images(ds, r)
+    folder = None
+    if cache:
+        folder = (root or cache_dir()) / result.key / f"after_swa-lr{lr:g}-max{max_epochs}"
+        if (folder / "result.pt").exists():
+            return _load_after(result, rt, folder / "result.pt")
     model = copy.deepcopy(result.swa_model)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=r.momentum,
                           weight_decay=r.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    ref = result.metrics["swa"]
-    history, found = [], None
-    for epoch in range(1, epochs + 1):
+    opt.load_state_dict(result.optimizer_state)       # the SWA run's momentum buffers
+    for g in opt.param_groups:
+        g["lr"] = lr
+    gen = torch.Generator().manual_seed(r.seed + 2)
+    ref, history, found, start = result.metrics["swa"], [], None, 0
+    ckpt = folder / "checkpoint.pt" if folder is not None else None
+    if ckpt is not None and ckpt.exists():
+        ck = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        gen.set_state(ck["generator"])
+        history, found, start = ck["history"], ck["found"], ck["epoch"]
+    for epoch in tqdm(range(start + 1, max_epochs + 1), disable=not progress or found,
+                      desc=f"SGD after SWA ({r.model}, seed {r.seed})", leave=False):
+        if found:
+            break
         sgd_epoch(model, opt, ds, r, gen, rt)
-        m = train_test_metrics(model, ds, rt)
+        evaluated = recompute_bn(copy.deepcopy(model), images, r.batch_size)
+        m = train_test_metrics(evaluated, ds, rt)
         history.append({"epoch": epoch, **m})
-        better_train = m["train_loss"] < ref["train_loss"]
-        if found is None and better_train and m["test_loss"] > ref["test_loss"]:
+        if m["train_loss"] < ref["train_loss"] and m["test_loss"] > ref["test_loss"]:
             found = epoch
-            if stop:
-                break
-    return AfterSWA(history, ref, found)
+        if ckpt is not None:
+            write_torch(ckpt, {"epoch": epoch, "model": model.state_dict(),
+                               "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                               "history": history, "found": found})
+    recompute_bn(model, images, r.batch_size)
+    out = AfterSWA(history, ref, found, model)
+    if folder is not None:
+        write_torch(folder / "result.pt", {"history": history, "reference": ref,
+                                           "found": found, "model": model.state_dict()})
+        ckpt.unlink(missing_ok=True)
+    return out
 
 
-def _save_checkpoint(path, epoch, model, opt, swa, swalr, gen, history, seconds):
+def _load_after(result: TrainResult, rt: Runtime, path: Path) -> AfterSWA:
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    model = _build(result.recipe, result.num_classes, result.input_shape, rt)
+    model.load_state_dict(saved["model"])
+    return AfterSWA(saved["history"], saved["reference"], saved["found"], model.eval())
+
+
+def _save_checkpoint(path, epoch, model, opt, swa, gen, history, seconds):
     write_torch(path, {
         "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
         "swa": swa.state_dict() if swa is not None else None,
-        "swalr": swalr.state_dict() if swalr is not None else None,
         "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
         "history": history, "seconds": seconds})
 
@@ -335,7 +346,8 @@ def _save_result(res: TrainResult, path: Path) -> None:
     write_torch(path, {
         "recipe": res.recipe.to_dict(), "model": res.model.state_dict(),
         "swa_model": res.swa_model.state_dict() if res.swa_model is not None else None,
-        "metrics": res.metrics, "history": res.history, "seconds": res.seconds,
+        "metrics": res.metrics, "optimizer": res.optimizer_state, "history": res.history,
+        "seconds": res.seconds,
         "num_classes": res.num_classes, "input_shape": res.input_shape})
     (path.parent / "recipe.json").write_text(json.dumps(res.recipe.to_dict(), indent=2,
                                                         default=list))
@@ -351,8 +363,8 @@ def _load_result(recipe, rt, key, path) -> TrainResult:
         swa_model = _build(recipe, n_classes, shape, rt)
         swa_model.load_state_dict(saved["swa_model"])
         swa_model.eval()
-    return TrainResult(recipe, model.eval(), swa_model, saved["metrics"], saved["history"],
-                       saved["seconds"], True, key, n_classes, shape)
+    return TrainResult(recipe, model.eval(), swa_model, saved["metrics"], saved["optimizer"],
+                       saved["history"], saved["seconds"], True, key, n_classes, shape)
 
 
 

@@ -27,8 +27,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from avalley import landscape as L
 from avalley import models, recipes, runtime
+from avalley.atomic import write_bytes as atomic_write_bytes
 from avalley.directions import random_direction
-from avalley.results import atomic_write_bytes
 from avalley.runtime import setup
 
 POINTS = 51
@@ -104,7 +104,7 @@ def main():
     args = ap.parse_args()
     rt = setup(args.device, seed=0)
     torch.manual_seed(0)
-    quick = recipes.recipe("convnet-bn", "quick")
+    quick = recipes.get("convnet-bn-fmnist")
     peak = sgemm_gflops(rt.device)
     print(f"sgemm peak {peak:.0f} GFLOP/s", flush=True)
     cases = [("convnet-bn", models.build("convnet-bn", 10, (1, 28, 28), **quick.model_kwargs),

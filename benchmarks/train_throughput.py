@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from avalley import data, models, recipes, runtime
-from avalley.results import atomic_write_bytes
+from avalley.atomic import write_bytes as atomic_write_bytes
 from avalley.training import layout
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -108,7 +108,7 @@ def compare(name, model, x, y, batch_size, augment, rt, repeats, steps) -> dict:
         while True:
             yield xb, yb
 
-    feeds = {"ours": lambda: resident(lambda xb: layout(xb, rt)),
+    feeds = {"ours": lambda: resident(lambda xb: layout(xb)),
              "resident": lambda: resident(lambda xb: xb), "plain": plain,
              "no_loader": no_loader}
     speeds = {k: [] for k in nets}
@@ -129,8 +129,9 @@ def compare(name, model, x, y, batch_size, augment, rt, repeats, steps) -> dict:
 
 
 def workloads(rt):
-    for rname, augment in (("convnet-bn", False), ("convnet-bn", True), ("mlp-mnist1d", False)):
-        r = recipes.recipe(rname, "quick")
+    for rname, augment in (("convnet-bn-fmnist", False), ("convnet-bn-fmnist", True),
+                           ("mlp-mnist1d", False)):
+        r = recipes.get(rname)
         ds = data.load(r.dataset, r.n_train, r.n_test, seed=r.data_seed)
         torch.manual_seed(0)
         model = models.build(r.model, ds.num_classes, ds.input_shape, **r.model_kwargs)

@@ -8,6 +8,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_cache(tmp_path_factory):
+    """Tests never write into the real data/cache: trained networks go to a temporary cache
+    (inherited by the chapters that tests run in subprocesses)."""
+    old = os.environ.get("AVALLEY_CACHE_DIR")
+    os.environ["AVALLEY_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("AVALLEY_CACHE_DIR", None)
+    else:
+        os.environ["AVALLEY_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
     """Chapter runs write under a temporary data/runs for the test."""

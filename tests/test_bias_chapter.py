@@ -1,19 +1,21 @@
 """The `bias` chapter: parameters at every profile, and its smoke run end to end."""
 import json
 
+import pytest
 from conftest import run_cli
 
-from avalley import params
+from avalley.book import chapters
 
 
 def test_profiles_validate():
     for profile in ("smoke", "quick", "paper"):
-        values = params.for_profile("bias", profile)
+        values = chapters.for_profile("bias", profile)
         assert values["profile"] == profile
-    paper = params.for_profile("bias", "paper")
-    assert paper["n_eval"] >= 10000 and paper["recipe_name"] == "convnet-bn"
+    paper = chapters.for_profile("bias", "paper")
+    assert paper["n_eval"] >= 10000 and paper["recipe_name"] == "preresnet164-cifar10"
 
 
+@pytest.mark.slow
 def test_smoke_run(tmp_path):
     proc = run_cli("run", "bias", "-p", "profile", "smoke", "--quiet", env_runs=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from avalley import data
-from avalley.errors import ParameterError
+from avalley.errors import DatasetMissing, ParameterError
 
 
 def test_digits_fixed_stratified_split_normalized():
@@ -45,7 +45,7 @@ def test_fashion_mnist_from_debian():
 
 
 def test_fashion_mnist_missing_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError) as e:
+    with pytest.raises(DatasetMissing) as e:
         data.load("fashion-mnist", root=tmp_path, download=False)
     msg = str(e.value)
     assert str(tmp_path / "fashion-mnist") in msg and "train-images-idx3-ubyte.gz" in msg
@@ -80,10 +80,10 @@ def test_cifar_offline_from_torchvision_format(tmp_path, name):
 def test_cifar_missing_files_name_folder_and_files(tmp_path):
     folder = _fake_cifar(tmp_path, "cifar10")
     (folder / "data_batch_3").unlink()
-    with pytest.raises(FileNotFoundError) as e:
+    with pytest.raises(DatasetMissing) as e:
         data.load("cifar10", root=tmp_path, download=False)
     assert str(folder) in str(e.value) and "data_batch_3" in str(e.value)
-    with pytest.raises(FileNotFoundError, match="cifar-100-python"):
+    with pytest.raises(DatasetMissing, match="cifar-100-python"):
         data.load("cifar100", root=tmp_path, download=False)
 
 
@@ -116,7 +116,7 @@ def test_crop_flip_matches_a_per_image_loop():
 
 
 def test_ensure_checks_files_without_reading_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
+    with pytest.raises(DatasetMissing, match="cifar-10-batches-py"):
         data.ensure("cifar10", root=tmp_path, download=False)
     with pytest.raises(ParameterError, match="Valid datasets"):
         data.ensure("imagenet", root=tmp_path, download=False)

@@ -15,7 +15,7 @@ def test_parameter_counts_match_published(name, expected):
     assert abs(n - expected) / expected < 0.05, n
 
 
-@pytest.mark.parametrize("name", [n for n in models.MODELS if n != "neuron"])
+@pytest.mark.parametrize("name", list(models.MODELS))
 def test_every_model_classifies_any_number_of_classes(name):
     shape = CIFAR if name.startswith("vgg") else (3, 8, 8)   # small images keep this fast
     model = models.build(name, 7, shape).eval()
@@ -30,9 +30,9 @@ def test_quick_models_take_any_input_shape(name, shape):
     assert model(torch.randn(4, *shape)).shape == (4, 10)
 
 
-def test_small_preresnet_with_and_without_bn():
-    with_bn, without = (models.build(n, 10, (1, 8, 8)) for n in
-                        ("preresnet-small-bn", "preresnet-small"))
+def test_wrn_with_and_without_bn():
+    with_bn, without = (models.build(n, 10, (1, 8, 8), depth=10, widen=1) for n in
+                        ("wrn-28-10-bn", "wrn-28-10"))
     bn = torch.nn.BatchNorm2d
     assert any(isinstance(m, bn) for m in with_bn.modules())
     assert not any(isinstance(m, bn) for m in without.modules())
@@ -44,13 +44,6 @@ def test_convnet_width_is_an_argument():
     small = models.build("convnet-bn", 10, (1, 28, 28), widths=(8, 16))
     assert models.count_parameters(small) < models.count_parameters(
         models.build("convnet-bn", 10, (1, 28, 28)))
-
-
-def test_neuron_is_one_sigmoid_unit():
-    model = models.build("neuron", 1, (1,))
-    assert models.count_parameters(model) == 2
-    p = model(torch.linspace(-3, 3, 7))
-    assert p.shape == (7,) and ((p > 0) & (p < 1)).all()
 
 
 def test_errors_list_choices():

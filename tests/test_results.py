@@ -4,7 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from avalley import atomic, errors, results, runtime
+from avalley import atomic, errors, runtime, verdicts
+from avalley.book import record as results
 
 
 def make_run(profile="smoke"):
@@ -15,8 +16,9 @@ def make_run(profile="smoke"):
 
 def test_results_schema_and_arrays(runs_dir):
     run = make_run()
-    run.claim("a", "check", "one is less than two", holds=1 < 2, value=1.0, threshold=2.0)
-    run.claim("b", "finding", "the paper's claim", holds=False, value=np.float64(0.3))
+    run.check("a", "one is less than two", holds=1 < 2, value=1.0, threshold=2.0)
+    run.finding("b", "the paper's claim", verdicts.decide(np.array([0.3, 0.2, 0.4]), "below",
+                                                          "x minus y"), paper="below 0")
     run.metric("m", np.float32(1.5))
     run.array("curve", np.arange(5))
     run.finish()
@@ -27,14 +29,18 @@ def test_results_schema_and_arrays(runs_dir):
     for key in ("python", "torch", "device_name", "git_commit", "start_time", "wall_seconds"):
         assert key in data["environment"]
     assert [c["id"] for c in data["claims"]] == ["a", "b"]
-    assert set(data["claims"][0]) == {"id", "kind", "statement", "holds", "value", "threshold"}
-    assert data["claims"][1]["holds"] is False and data["metrics"]["m"] == 1.5
+    assert set(data["claims"][0]) == {"id", "kind", "statement", "holds", "value", "threshold",
+                                      "section"}
+    b = data["claims"][1]
+    assert b["holds"] is False and b["verdict"] == "fails" and b["n_units"] == 3
+    assert b["rule"] == verdicts.RULE and b["paper"] == "below 0" and len(b["ci"]) == 2
+    assert b["ci"][0] > 0 and b["sign_count"] == 0 and data["metrics"]["m"] == 1.5
     assert np.array_equal(np.load(out / "arrays.npz")["curve"], np.arange(5))
 
 
 def test_failing_check_raises_after_saving(runs_dir):
     run = make_run()
-    run.claim("bad", "check", "must fail", holds=False, value=0.0, threshold=1.0)
+    run.check("bad", "must fail", holds=False, value=0.0, threshold=1.0)
     with pytest.raises(errors.CheckFailed, match="bad"):
         run.finish()
     assert (runs_dir / "unit" / "smoke" / "results.json").exists()   # the numbers are kept
@@ -42,17 +48,18 @@ def test_failing_check_raises_after_saving(runs_dir):
 
 def test_failing_finding_does_not_raise(runs_dir):
     run = make_run()
-    run.claim("f", "finding", "paper says so", holds=False, value=0.1)
+    run.finding("f", "paper says so", verdicts.decide([0.1, 0.2], "below", "x"))
+    run.finding("g", "not measured", verdicts.unmeasurable("y", "networks", "no valley"))
     run.finish()
 
 
 def test_claim_kind_and_duplicates_are_checked():
     run = make_run()
+    with pytest.raises(TypeError, match="Verdict"):
+        run.finding("x", "a finding needs a verdict", True)
+    run.check("x", "ok", holds=True)
     with pytest.raises(ValueError):
-        run.claim("x", "guess", "?", holds=True)
-    run.claim("x", "check", "ok", holds=True)
-    with pytest.raises(ValueError):
-        run.claim("x", "check", "again", holds=True)
+        run.check("x", "again", holds=True)
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):

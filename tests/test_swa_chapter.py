@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import run_cli
 
-from avalley import params
+from avalley.book import chapters
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +16,7 @@ def smoke(tmp_path_factory):
     return json.loads((runs / "swa" / "smoke" / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_claims_recorded(smoke):
     claims = {c["id"]: c for c in smoke["claims"]}
     assert claims["theorem2_bias_where_conditions_hold"]["holds"]
@@ -27,6 +28,7 @@ def test_claims_recorded(smoke):
     assert smoke["metrics"]["theorem2_bias_grows_with_c"]
 
 
+@pytest.mark.slow
 def test_table_has_every_seed_and_solution(smoke):
     p = smoke["parameters"]
     rows = smoke["metrics"]["runs"]
@@ -37,6 +39,7 @@ def test_table_has_every_seed_and_solution(smoke):
         assert f"sgd_after_swa_epoch_{name}" in smoke["metrics"]
 
 
+@pytest.mark.slow
 def test_line_endpoints_are_the_solutions(smoke):
     """t = 0 is SWA (its own BN statistics in eval mode, recomputed ones in recompute mode,
     the way training computed them); t = 1 is the SGD baseline for a net without BN."""
@@ -56,5 +59,5 @@ def test_line_endpoints_are_the_solutions(smoke):
 
 
 def test_paper_profile_is_valid():
-    p = params.for_profile("swa", "paper")
+    p = chapters.for_profile("swa", "paper")
     assert p["line_points"] == 201 and p["after_epochs"] == 50 and p["sim_runs"] >= 10000

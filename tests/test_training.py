@@ -5,7 +5,8 @@ import torch
 
 from avalley import data, errors, recipes, runtime, training
 from avalley.errors import ParameterError
-from avalley.training import Recipe, learning_rate
+from avalley.recipes import Recipe
+from avalley.training import learning_rate
 
 # tiny runs: a BN convnet and an MLP on digits (about a second each)
 CONV = Recipe(dataset="digits", model="convnet-bn", n_train=256, n_test=128,
@@ -42,25 +43,7 @@ def test_paper_schedule_values():
     assert learning_rate(sgd, 199) == pytest.approx(0.001)
 
 
-def test_cosine_and_step_schedules():
-    cos = Recipe(dataset="digits", model="mlp", epochs=100, lr=0.1, schedule="cosine")
-    assert learning_rate(cos, 0) == pytest.approx(0.1)
-    assert learning_rate(cos, 50) == pytest.approx((0.1 + 0.001) / 2)
-    step = Recipe(dataset="digits", model="mlp", epochs=100, lr=0.1, schedule="step")
-    assert [learning_rate(step, e) for e in (49, 50, 74, 75)] == pytest.approx(
-        [0.1, 0.01, 0.01, 0.001])
-    with pytest.raises(ParameterError, match="cosine"):
-        Recipe(dataset="digits", model="mlp", schedule="linear")
-
-
-def test_swalr_anneals_from_the_scheduled_lr_to_swa_lr(rt):
-    r = Recipe(**{**MLP.to_dict(), "epochs": 7, "swa_start": 3, "use_swalr": True,
-                  "swalr_epochs": 3, "n_train": 128})
-    lrs = [h["lr"] for h in training.train(r, rt, cache=False, progress=False).history]
-    assert lrs[:2] == [learning_rate(r, 0), learning_rate(r, 1)]
-    assert lrs[2] == lrs[1] > lrs[3] > lrs[4] > lrs[5] == pytest.approx(r.swa_lr)
-
-
+@pytest.mark.slow
 def test_swa_weights_are_the_mean_of_the_epoch_snapshots(rt):
     res = training.train(MLP, rt, cache=False, progress=False)
     # the SGD iterate after epoch k of this run is the final iterate of a k-epoch run: the
@@ -73,6 +56,7 @@ def test_swa_weights_are_the_mean_of_the_epoch_snapshots(rt):
     assert [h["swa_snapshots"] for h in res.history] == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_update_bn_statistics_equal_a_direct_computation(rt):
     res = training.train(CONV, rt, cache=False, progress=False)
     ds = data.load("digits", CONV.n_train, CONV.n_test)
@@ -106,6 +90,7 @@ def _kill_after(monkeypatch, n_batches):
     monkeypatch.setattr(data, "batches", batches)
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_equals_an_uninterrupted_run(rt, tmp_path, monkeypatch):
     full = training.train(CONV, rt, root=tmp_path / "a", progress=False)
     _kill_after(monkeypatch, 10)                  # 4 batches per epoch: dies in epoch 3
@@ -122,6 +107,7 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(rt, tmp_path, monkeypat
     assert not (tmp_path / "b" / full.key / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_nan_loss_names_the_epoch_and_keeps_the_last_checkpoint(rt, tmp_path, monkeypatch):
     real, calls = data.batches, [0]
 
@@ -141,6 +127,7 @@ def test_nan_loss_names_the_epoch_and_keeps_the_last_checkpoint(rt, tmp_path, mo
     assert not (folder / "result.pt").exists()
 
 
+@pytest.mark.slow
 def test_cache_hit_and_two_concurrent_requests(rt, tmp_path):
     results = []
     threads = [threading.Thread(target=lambda: results.append(
@@ -159,21 +146,21 @@ def test_cache_hit_and_two_concurrent_requests(rt, tmp_path):
 
 
 @pytest.mark.parametrize("name", recipes.RECIPES)
-@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
-def test_recipes_resolve(name, profile):
-    swa, sgd = (recipes.recipe(name, profile, seed=3, swa=s) for s in (True, False))
+def test_recipes_resolve(name):
+    swa, sgd = (recipes.get(name, seed=3, swa=s) for s in (True, False))
     assert swa.swa and not sgd.swa and sgd.seed == 3
     assert {**swa.to_dict(), "swa_start": None} == sgd.to_dict()   # the same budget
 
 
 def test_shared_recipe_errors():
-    with pytest.raises(ParameterError, match="convnet-bn"):
-        recipes.recipe("resnet", "quick")
-    with pytest.raises(ParameterError, match="smoke"):
-        recipes.recipe("convnet-bn", "fast")
+    with pytest.raises(ParameterError, match="convnet-bn-fmnist"):
+        recipes.get("resnet")
+    with pytest.raises(ParameterError, match="Unknown recipe field"):
+        recipes.get("convnet-bn-fmnist", widths=3)
 
 
+@pytest.mark.slow
 def test_smoke_recipes_train(rt):
-    for name in ("convnet-bn", "convnet", "mlp-mnist1d"):
-        res = training.train(recipes.recipe(name, "smoke"), rt, cache=False, progress=False)
+    for name in ("convnet-bn-digits", "convnet-digits", "mlp-mnist1d-tiny"):
+        res = training.train(recipes.get(name), rt, cache=False, progress=False)
         assert res.metrics["swa"]["train_loss"] < 2.3

@@ -1,16 +1,18 @@
 """The `training` page: parameters at every profile, and its smoke run end to end."""
 import json
 
+import pytest
 from conftest import run_cli
 
-from avalley import params
+from avalley.book import chapters
 
 
 def test_profiles_validate():
     for profile in ("smoke", "quick", "paper"):
-        assert params.for_profile("training", profile)["profile"] == profile
+        assert chapters.for_profile("training", profile)["profile"] == profile
 
 
+@pytest.mark.slow
 def test_smoke_run(tmp_path):
     proc = run_cli("run", "training", "-p", "profile", "smoke", "--quiet", env_runs=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -18,7 +20,7 @@ def test_smoke_run(tmp_path):
     nets = res["metrics"]["networks"]
     # each recipe: SWA and last iterate of the SWA run, and the SGD baseline
     assert {(n["recipe"], n["solution"]) for n in nets} == {
-        (r, s) for r in ("convnet-bn", "mlp-mnist1d")
+        (r, s) for r in ("convnet-bn-digits", "mlp-mnist1d-tiny")
         for s in ("SWA", "last SGD iterate", "SGD baseline")}
     claims = {c["id"]: c for c in res["claims"]}
     for n in nets:
@@ -33,5 +35,5 @@ def test_unknown_recipe_refused(tmp_path):
     proc = run_cli("run", "training", "-p", "recipe_names", '["resnet-9000"]',
                    env_runs=tmp_path)
     assert proc.returncode == 2
-    assert "resnet-9000" in proc.stderr and "convnet-bn" in proc.stderr
+    assert "resnet-9000" in proc.stderr and "convnet-bn-fmnist" in proc.stderr
     assert not (tmp_path / "training").exists()

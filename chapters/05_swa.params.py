@@ -1,0 +1,42 @@
+"""Parameters of the chapter `swa` beyond profile, device and seed: domains, the values of
+the smoke and paper profiles, and the rules between parameters. The defaults are the
+chapter's `parameters` cell."""
+from avalley import landscape
+from avalley.book.chapters import RecipeNames
+from avalley.book.domains import Choice, Count, Float, Int, ListOf, Positive, Seeds
+
+DOMAINS = {
+    "slope_ratios": ListOf(Float(ge=1)),
+    "flat_slope": Positive(),
+    "random_flat_low": Float(gt=0, le=1),
+    "random_sharp_high": Float(ge=1),
+    "segment_length": Positive(),
+    "sim_lr": Positive(),
+    "sim_noise": Float(ge=0),
+    "sim_runs": Count(2),
+    "sim_steps": Count(),
+    "sim_burn_in": Int(ge=0),
+    "recipe_names": RecipeNames(),
+    "seeds": Seeds(),
+    "after_lr": Positive(),
+    "after_epochs": Count(),
+    "line_to": Choice(("baseline", "last")),
+    "line_points": Int(ge=3),
+    "line_test_size": Int(ge=0),
+    "bn_modes": ListOf(Choice(landscape.BN_MODES, "one of the BN modes")),
+}
+PROFILES = {
+    "smoke": {"slope_ratios": [1.0, 5.0, 20.0], "sim_runs": 2000, "sim_steps": 400,
+              "sim_burn_in": 50, "recipe_names": ["convnet-bn-digits", "mlp-mnist1d-tiny"],
+              "seeds": [0, 1], "after_epochs": 2, "line_points": 6, "line_test_size": 0},
+    "paper": {"slope_ratios": [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 40.0, 80.0],
+              "sim_runs": 100000, "sim_steps": 10000, "sim_burn_in": 1000,
+              "recipe_names": ["preresnet164-cifar10"],
+              "after_epochs": 50, "line_points": 201, "line_test_size": 0},
+}
+
+
+def rules(p):
+    from avalley.book.chapters import require
+    require(p["sim_burn_in"] < p["sim_steps"],
+            f"sim_burn_in = {p['sim_burn_in']} must be below sim_steps = {p['sim_steps']}.")
