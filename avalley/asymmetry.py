@@ -16,6 +16,18 @@ test is exact at any grid density.
 Orientation. Definition 1 names the flat side w + l·u and the sharp side w − l·u. `flat=+1`
 tests that orientation; `flat=-1` tests u → −u (the flat side is the negative one);
 `flat=None` tries both and reports which one holds. Both cannot hold at once for c > 1.
+
+Notation as on the slides: r̄ is the inner radius (it excludes the bottom of the valley), r
+the outer radius; the window of Definition 1 is l ∈ (r̄, r) on each side.
+
+Measurements that can fail. Definition 1 alone lets non-valleys through: it never asks that
+the centre be a minimum, a flat side whose derivative is ≤ 0 satisfies "derivative < p" for
+every p (an infinite largest c), and a side that has collapsed to the chance-level loss has
+a small slope and passes as flat. `definition1_status` adds those guards and says, per
+curve, why a curve is or is not counted. Windows fixed in units of l (or of |w|) can end
+where one side is unbounded and the other at chance, so that a ratio measures the window;
+`level_windows` ends each side's window where the loss first reaches a level set by the
+loss itself, between the centre's loss and chance.
 """
 from __future__ import annotations
 
@@ -25,6 +37,48 @@ import numpy as np
 
 MIN_POINTS = 3   # one segment on each side of l = 0, at least
 ZERO_TOL = 1e-9  # a step within this fraction of the span from 0 is the centre l = 0
+
+# ---- the book's thresholds: every chapter uses these ------------------------------------
+# A direction is asymmetric when its ratio (sharp side over flat side: rise, distance or
+# slope ratio) is at least this. Definition 1 then holds with c = ASYMMETRY_RATIO.
+ASYMMETRY_RATIO = 2.0
+# Windows set by the loss end where it has risen this fraction of the way from the centre's
+# loss L(0) to the chance level: far from the bottom, well before the chance plateau.
+LEVEL_FRACTION = 0.5
+# Levels at which a chapter shows that a verdict does not hang on the choice of one.
+LEVEL_FRACTIONS = (0.25, 0.5, 0.75)
+# The centre counts as a minimum when nothing in the window lies more than VALLEY_TOL times
+# the height of the lower wall below it (see `definition1_status` for why 5%).
+VALLEY_TOL = 0.05
+# A side is saturated once its loss reaches this fraction of the chance-level loss.
+CEILING_FRACTION = 0.9
+
+# Statuses of `definition1_status`, in the order in which they are decided.
+NOT_A_VALLEY = "not a valley"
+SATURATED = "saturated"
+FLAT_DESCENDS = "flat side descends"
+ASYMMETRIC = "asymmetric"
+NOT_ASYMMETRIC = "not asymmetric"
+STATUSES = (NOT_A_VALLEY, SATURATED, FLAT_DESCENDS, ASYMMETRIC, NOT_ASYMMETRIC)
+
+# Statuses and verdicts of `level_windows`.
+MEASURED = "measured"
+LOWER_BOUND = "lower bound"
+UNDETERMINED = "undetermined"
+NOT_REACHED = "level not reached"
+AT_CHANCE = "centre at chance"
+LEVEL_STATUSES = (AT_CHANCE, NOT_A_VALLEY, NOT_REACHED, UNDETERMINED, LOWER_BOUND, MEASURED)
+INCONCLUSIVE = "inconclusive"
+EXCLUDED = "excluded"
+VERDICTS = (ASYMMETRIC, NOT_ASYMMETRIC, INCONCLUSIVE, EXCLUDED)
+
+
+def chance_loss(n_classes: int) -> float:
+    """The cross-entropy of a uniform prediction over n_classes balanced classes: ln K
+    (2.303 for ten classes, ln 2 = 0.693 for a binary problem)."""
+    if int(n_classes) != n_classes or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    return float(np.log(n_classes))
 
 
 def symmetric_grid(reach: float, n_side: int) -> np.ndarray:
@@ -114,7 +168,9 @@ def _interp(ls, y, x):
 def rise_ratio(ls, losses, window):
     """Larger rise over smaller rise (≥ 1): 1 is symmetric. When the smaller rise is ≤ 0
     (the centre is not a minimum of the curve over the window) the ratio is +inf if the
-    larger rise is > 0, and NaN if both are ≤ 0."""
+    larger rise is > 0, and NaN if both are ≤ 0. A fixed window can end where one side is
+    at chance and the other far beyond it; then the ratio measures the window, not the
+    valley: `level_windows` sets the window by the loss instead."""
     lo, hi = np.sort(np.stack(np.broadcast_arrays(*rises(ls, losses, window))), axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(lo > 0, hi / np.where(lo > 0, lo, 1.0), np.where(hi > 0, np.inf, np.nan))
@@ -232,7 +288,8 @@ def largest_c(ls, losses, r_inner, r_outer, flat=None):
     flat_max ≤ 0 (the loss does not rise on the flat side) gives c* = inf, p = 0 when the sharp
     side rises, and NaN otherwise. c* ≤ 1 means the direction is not asymmetric on (r̄, r).
     With flat=None the orientation with the larger c* is used; see `largest_c_side`.
-    Returns (c, p)."""
+    Unguarded: it neither asks that the centre be a minimum nor looks for a side at chance;
+    `definition1_status` does. Returns (c, p)."""
     c, p, _ = largest_c_side(ls, losses, r_inner, r_outer, flat)
     return c, p
 
@@ -252,16 +309,269 @@ def largest_c_side(ls, losses, r_inner, r_outer, flat=None):
     return tuple(x[()] if np.ndim(x) == 0 else x for x in (c, p, side))
 
 
-def measure(ls, losses, window, r_inner=None, r_outer=None) -> dict:
+# ---- Definition 1 with its guards --------------------------------------------------------
+
+
+def _extremes(ls, y, r_outer):
+    """Per curve, on [−r, 0] and on [0, r]: the interpolant's highest and lowest values (an
+    interpolant's extremes lie at samples or at the ends ±r). Returns (top−, top+, low−, low+)."""
+    ends = [_interp(ls, y, x)[:, None] for x in (-r_outer, r_outer)]
+    sides = [np.concatenate([y[:, (ls <= 0) & (ls >= -r_outer)], ends[0]], 1),
+             np.concatenate([y[:, (ls >= 0) & (ls <= r_outer)], ends[1]], 1)]
+    return sides[0].max(1), sides[1].max(1), sides[0].min(1), sides[1].min(1)
+
+
+def _which(minus, plus):
+    """+1 where only the plus side has the property, −1 where only the minus side, 0 both."""
+    return np.where(minus & plus, 0, np.where(plus, 1, -1))
+
+
+def definition1_status(ls, losses, r_inner, r_outer, c=ASYMMETRY_RATIO, p=None, *,
+                       chance=None, tol=VALLEY_TOL, ceiling=CEILING_FRACTION) -> dict:
+    """Definition 1 as the paper means it: an asymmetric direction *of a valley*, judged on
+    the window l ∈ (r̄, r) (r̄ = r_inner, the inner radius; r = r_outer, the outer radius).
+
+    Each curve gets exactly one status, decided in this order (the first that applies):
+
+    - "not a valley": the centre is not a minimum of the sampled curve on [−r, r]: the
+      interpolant's lowest value there, L_low, lies more than tol·H below L(0), where H is
+      the height of the lower wall, min over both sides of (highest loss on [0, r] on that
+      side) − L(0). H ≤ 0 (a side never above L(0)) leaves no tolerance.
+    - "saturated" (only with `chance`): on some side the loss reaches the ceiling
+      `ceiling`·chance within [−r, r]; the window reaches where the network predicts no
+      better than chance (or worse), so its slopes describe the collapse, not the valley.
+      A side sitting at chance has a small slope and would otherwise pass as flat.
+    - "flat side descends": on a side the loss nowhere rises over (r̄, r) (every grid
+      segment there has slope ≤ 0). Definition 1's "derivative < p" holds for every p > 0,
+      so the largest c is infinite; this is not counted as asymmetric.
+    - "asymmetric": with p=None, the largest c (see `largest_c`) exceeds c, i.e. some p > 0
+      makes the direction (r̄, r, p, c)-asymmetric; with p given, it is (r̄, r, p, c)-
+      asymmetric for that p. In the orientation of `side`.
+    - "not asymmetric": otherwise.
+
+    Default tolerance VALLEY_TOL = 0.05. A network's loss is evaluated on finite data at a
+    centre that is an SGD iterate (or an average of iterates), not an exact minimizer, so
+    along a random direction the lowest sample is rarely exactly at l = 0; requiring
+    L_low = L(0) would reject valleys for differences no measurement can feel. A dip of at
+    most 5% of the lower wall cannot change a verdict: where each side rises to its end of
+    the window, rises measured from L(0) instead of from the bottom change a ratio of rises
+    by a factor of at most 1 + tol, so a ratio of 2 from the centre is at least 1.9 from the
+    bottom. The tolerance is relative (not in loss
+    units), so it does not depend on the dataset, the loss's scale or the training stage.
+
+    Default ceiling CEILING_FRACTION = 0.9 of `chance` (ln K for K balanced classes, see
+    `chance_loss`): a loss of 0.9·ln K means the true class gets on average a probability of
+    about K^-0.9 (0.13 for K = 10, against 0.1 at chance), so the network has all but lost
+    what it learned; the paper's own curves stay below it (DenseNet-100 on CIFAR-10 reaches
+    2.0 < 2.07 at l = −9). chance=None skips this guard: use it for losses that pass through
+    chance without a plateau (the toy neuron's BCE grows without bound on a misclassifying
+    side).
+
+    Returns a dict of arrays of shape (m,) (scalars for one curve):
+    status (str); side: for "asymmetric"/"not asymmetric" the flat side in the orientation
+    with the larger c (+1: w + l·u); for "flat side descends" the side that does not rise;
+    for "saturated" the side that reaches the ceiling; for "not a valley" the side of the
+    lowest point (0 where both sides qualify); largest_c and p: the supremum c and its p
+    for "asymmetric" and "not asymmetric" curves (finite there), NaN for the others;
+    dip = L(0) − L_low (≥ 0) and wall = H."""
+    ls, y, single = check_curve(ls, losses)
+    _window(ls, r_inner, r_outer)                       # validates (r̄, r)
+    if p is None:
+        if not c > 1:
+            raise ValueError(f"Definition 1 needs c > 1, got c={c!r}")
+    else:
+        _check_pc(p, c)
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    if not 0 < ceiling <= 1:
+        raise ValueError(f"ceiling is a fraction of the chance level in (0, 1], got {ceiling!r}")
+    if chance is not None and not (np.isfinite(chance) and chance > 0):
+        raise ValueError(f"chance must be a positive loss (ln K for K classes), got {chance!r}")
+    centre = y[:, np.flatnonzero(ls == 0.0)[0]]
+    top_m, top_p, low_m, low_p = _extremes(ls, y, r_outer)
+    dip = centre - np.minimum(low_m, low_p)
+    wall = np.minimum(top_m, top_p) - centre
+    not_valley = dip > tol * np.maximum(wall, 0.0)
+    if chance is None:
+        sat_m = sat_p = np.zeros(len(y), bool)
+    else:
+        sat_m, sat_p = top_m >= ceiling * chance, top_p >= ceiling * chance
+    ss = side_slopes(ls, y, r_inner, r_outer)
+    # d/dl L̂(w + l·u) ≤ 0 all over (r̄, r) on the plus side; d/dl L̂(w − l·u) on the minus side
+    desc_p, desc_m = ss.flat_max_pos <= 0, ss.flat_max_neg <= 0
+    c_star, p_star, orient = largest_c_side(ls, y, r_inner, r_outer)
+    if p is None:
+        asym = c_star > c
+    else:
+        found = asymmetric_side(ls, y, r_inner, r_outer, p, c)
+        asym, orient = found != 0, np.where(found != 0, found, orient)
+
+    status = np.where(asym, ASYMMETRIC, NOT_ASYMMETRIC).astype(object)
+    side = np.asarray(orient, dtype=int).copy()
+    for mask, name, where in ((desc_p | desc_m, FLAT_DESCENDS, _which(desc_m, desc_p)),
+                              (sat_p | sat_m, SATURATED, _which(sat_m, sat_p)),
+                              (not_valley, NOT_A_VALLEY,
+                               np.where(low_p < low_m, 1, np.where(low_m < low_p, -1, 0)))):
+        status[mask], side[mask] = name, where[mask]
+    counted = (status == ASYMMETRIC) | (status == NOT_ASYMMETRIC)
+    out = {"status": status, "side": side,
+           "largest_c": np.where(counted, c_star, np.nan),
+           "p": np.where(counted, p_star, np.nan), "dip": dip, "wall": wall}
+    return {k: _out(v, single) for k, v in out.items()}
+
+
+def status_counts(status, names=STATUSES) -> dict:
+    """{"n_<name>": count} for every name in `names` (spaces as underscores), zeros
+    included, so a chapter can say how many curves were excluded and why. ValueError if a
+    status is not among `names`."""
+    st = np.asarray(status, dtype=object).ravel()
+    unknown = set(st) - set(names)
+    if unknown:
+        raise ValueError(f"unknown status {sorted(unknown)}; known: {', '.join(names)}")
+    return {"n_" + n.replace(" ", "_"): int(np.sum(st == n)) for n in names}
+
+
+# ---- windows set by the loss ------------------------------------------------------------
+
+
+def _crossing(xs, ys, level):
+    """Where each curve first reaches each level going outward. xs (k,): distances from the
+    centre, xs[0] = 0, increasing; ys (m, k) the losses there; level (m, q). Returns
+    (distance, censored), each (m, q): the linearly interpolated distance of the first
+    crossing, or xs[-1] (a lower bound) with censored=True where the level is not reached."""
+    hit = ys[:, None, 1:] >= level[:, :, None]                  # (m, q, k − 1)
+    reached = hit.any(-1)
+    j = np.where(reached, np.argmax(hit, -1) + 1, 1)            # first sample at the level
+    y0, y1 = np.take_along_axis(ys, j - 1, 1), np.take_along_axis(ys, j, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip((level - y0) / (y1 - y0), 0.0, 1.0)
+    d = xs[j - 1] + t * (xs[j] - xs[j - 1])
+    return np.where(reached, d, xs[-1]), ~reached
+
+
+def level_windows(ls, losses, chance, fractions=LEVEL_FRACTION, *, threshold=ASYMMETRY_RATIO,
+                  tol=VALLEY_TOL) -> dict:
+    """Asymmetry on windows set by the loss, not by a fixed reach in l (or in units of |w|).
+
+    For each curve and each fraction f in (0, 1): the level
+    level = L(0) + f·(chance − L(0)) lies between the centre's loss and the chance level;
+    on each side the window ends where the loss *first* reaches the level going outward
+    from l = 0 (linear interpolation between samples). d− and d+ are the distances from the
+    centre to those crossings; both sides rise by the same amount, so the ratio
+    d_long / d_short (≥ 1) is also the ratio of the mean slopes, sharp over flat, and the
+    flat side is the side with the longer window. Because the level is below chance, a
+    window never reaches a chance plateau or an unbounded side beyond it.
+
+    status per (curve, f), the first that applies:
+    - "centre at chance": L(0) ≥ chance, no level lies above the centre;
+    - "not a valley": the curve dips, inside its window [−d−, d+] (up to the scan's end on
+      a side that does not reach the level), more than tol·(level − L(0)) below L(0)
+      (the same rule and default as `definition1_status`);
+    - "level not reached": neither side reaches the level within the scan;
+    - "undetermined": one side does not reach it and the scan on that side ends before the
+      other side's crossing, so which side is flatter is unknown;
+    - "lower bound": one side does not reach the level; its distance is at least the scan's
+      extent there, which already exceeds the other side's, so that side is flat and the
+      true ratio is at least `ratio` (censored: a bound, not a measurement);
+    - "measured": both sides reach the level; `ratio` is exact on the interpolant.
+    ratio is NaN unless the status is "measured" or "lower bound"; flat_side is then +1/−1
+    (0 on a tie) and 0 otherwise.
+
+    verdict with the book's threshold: "asymmetric" if ratio ≥ threshold (a lower bound
+    that reaches it is enough); "not asymmetric" if a measured ratio is below it;
+    "inconclusive" for a lower bound below it, "undetermined" and "level not reached";
+    "excluded" for "not a valley" and "centre at chance".
+
+    `fractions` may be a scalar or a 1-D sequence (several levels at once, to show that a
+    verdict does not hang on one choice). Returns a dict of arrays of shape (m, q), (q,) for
+    one curve, (m,) for one fraction, scalars for both: fraction, level, d_minus, d_plus,
+    censored_minus, censored_plus, ratio, flat_side, status, verdict, dip (= L(0) − the
+    lowest loss in the window)."""
+    ls, y, single = check_curve(ls, losses)
+    f = np.asarray(fractions, dtype=float)
+    one_f = f.ndim == 0
+    f = np.atleast_1d(f)
+    if f.ndim != 1 or f.size == 0 or not np.all((f > 0) & (f < 1)):
+        raise ValueError(f"fractions must lie in (0, 1) (0: the centre's loss, 1: chance), "
+                         f"got {fractions!r}")
+    if not np.isfinite(chance):
+        raise ValueError(f"chance must be a finite loss (ln K for K classes), got {chance!r}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    i0 = int(np.flatnonzero(ls == 0.0)[0])
+    centre = y[:, i0][:, None]                                    # (m, 1)
+    level = centre + f[None, :] * (chance - centre)               # (m, q)
+    d_plus, cens_p = _crossing(ls[i0:], y[:, i0:], level)
+    d_minus, cens_m = _crossing(-ls[i0::-1], y[:, i0::-1], level)
+    inside = (ls >= -d_minus[..., None]) & (ls <= d_plus[..., None])        # (m, q, n)
+    dip = centre - np.where(inside, y[:, None, :], np.inf).min(-1)
+    at_chance = np.broadcast_to(centre >= chance, level.shape)
+
+    status = np.full(level.shape, MEASURED, dtype=object)
+    one = cens_p ^ cens_m
+    censored_longer = np.where(cens_p, d_plus >= d_minus, d_minus >= d_plus)
+    status[one & censored_longer] = LOWER_BOUND
+    status[one & ~censored_longer] = UNDETERMINED
+    status[cens_p & cens_m] = NOT_REACHED
+    status[dip > tol * (level - centre)] = NOT_A_VALLEY
+    status[at_chance] = AT_CHANCE
+    has_ratio = (status == MEASURED) | (status == LOWER_BOUND)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(has_ratio, np.maximum(d_minus, d_plus) / np.minimum(d_minus, d_plus),
+                         np.nan)
+    flat = np.where(has_ratio, np.sign(d_plus - d_minus), 0).astype(int)
+    verdict = np.full(level.shape, INCONCLUSIVE, dtype=object)
+    verdict[has_ratio & (ratio >= threshold)] = ASYMMETRIC
+    verdict[(status == MEASURED) & (ratio < threshold)] = NOT_ASYMMETRIC
+    verdict[(status == NOT_A_VALLEY) | (status == AT_CHANCE)] = EXCLUDED
+
+    def shape(x):
+        x = x[0] if single else x
+        return x[..., 0] if one_f else x
+    out = {"level": level, "d_minus": d_minus, "d_plus": d_plus, "censored_minus": cens_m,
+           "censored_plus": cens_p, "ratio": ratio, "flat_side": flat, "status": status,
+           "verdict": verdict, "dip": dip}
+    return {"fraction": f[0] if one_f else f, **{k: shape(v) for k, v in out.items()}}
+
+
+def level_summary(ls, losses, chance, fractions=LEVEL_FRACTIONS, *, threshold=ASYMMETRY_RATIO,
+                  tol=VALLEY_TOL) -> list:
+    """One row per level fraction for m curves sharing a grid (a list of dicts, ready for a
+    DataFrame): fraction, n, the count of every status and verdict of `level_windows`
+    (n_measured, n_lower_bound, ..., n_asymmetric, n_not_asymmetric, n_inconclusive,
+    n_excluded), median_ratio over the curves with a ratio (measured or lower bound; sample
+    median, see `quantile`) and median_is_bound: True when lower bounds entered the median,
+    which is then itself a lower bound (raising values never lowers a median)."""
+    fr = np.atleast_1d(np.asarray(fractions, dtype=float))
+    w = level_windows(ls, np.atleast_2d(losses), chance, fr, threshold=threshold, tol=tol)
+    rows = []
+    for k, f in enumerate(fr):
+        st, r = w["status"][:, k], w["ratio"][:, k]
+        rows.append({"fraction": float(f), "n": int(st.size),
+                     **status_counts(st, LEVEL_STATUSES),
+                     **status_counts(w["verdict"][:, k], VERDICTS),
+                     "median_ratio": float(quantile(r, 0.5)),
+                     "median_is_bound": bool(np.any(st == LOWER_BOUND))})
+    return rows
+
+
+def measure(ls, losses, window, r_inner=None, r_outer=None, *, c=ASYMMETRY_RATIO, p=None,
+            chance=None, tol=VALLEY_TOL, ceiling=CEILING_FRACTION) -> dict:
     """Everything at once for many curves (a dict of arrays, ready for a DataFrame):
-    rises, ratio and flat side over `window`; and, when (r_inner, r_outer) is given, the
-    largest c with its p and orientation."""
+    rises, ratio and flat side over `window` (a fixed reach: it may end at chance or beyond,
+    see `level_windows` for windows set by the loss); and, when (r_inner, r_outer) is given,
+    the largest c with its p and orientation (largest_c, p, c_flat_side: raw, inf for a
+    flat side that does not rise) and the guarded verdict of `definition1_status` with
+    (c, p, chance, tol, ceiling) (status, status_side)."""
     dm, dp = rises(ls, losses, window)
     out = {"rise_minus": dm, "rise_plus": dp, "ratio": rise_ratio(ls, losses, window),
            "flat_side": flat_side(ls, losses, window)}
     if r_inner is not None:
-        c, p, f = largest_c_side(ls, losses, r_inner, r_outer)
-        out.update(largest_c=c, p=p, c_flat_side=f)
+        c_star, p_star, f = largest_c_side(ls, losses, r_inner, r_outer)
+        out.update(largest_c=c_star, p=p_star, c_flat_side=f)
+        st = definition1_status(ls, losses, r_inner, r_outer, c, p, chance=chance, tol=tol,
+                                ceiling=ceiling)
+        out.update(status=st["status"], status_side=st["side"])
     return out
 
 
@@ -275,8 +585,8 @@ def quantile(x, q):
     return np.quantile(x, q, method="inverted_cdf")
 
 
-def summary(ls, losses, window, ratio_threshold=2.0, r_inner=None, r_outer=None, p=None,
-            c=None) -> dict:
+def summary(ls, losses, window, ratio_threshold=ASYMMETRY_RATIO, r_inner=None, r_outer=None,
+            p=None, c=None, *, chance=None, tol=VALLEY_TOL, ceiling=CEILING_FRACTION) -> dict:
     """Statistics of m curves that share a grid (e.g. m random directions through one point):
 
     n; median, q25, q75 of the rise ratio over `window` (sample quantiles, see `quantile`;
@@ -287,8 +597,15 @@ def summary(ls, losses, window, ratio_threshold=2.0, r_inner=None, r_outer=None,
     With (r_inner, r_outer): median_largest_c and, with c, frac_some_p (Definition 1 holds
     with this c for some p > 0, i.e. largest c > c); with p and c as well, frac_definition1
     (Definition 1 holds for (r_inner, r_outer, p, c) in either orientation).
+    With (r_inner, r_outer), also the guarded verdicts of `definition1_status` (with c, or
+    ASYMMETRY_RATIO when c is None, and p only when c is given; chance, tol, ceiling as
+    there): n_not_a_valley, n_saturated, n_flat_side_descends, n_asymmetric,
+    n_not_asymmetric (they add up to n), and median_largest_c_counted, the median largest c
+    over the curves counted as "asymmetric" or "not asymmetric".
     Fractions are over all m curves."""
-    m = measure(ls, np.atleast_2d(losses), window, r_inner, r_outer)
+    m = measure(ls, np.atleast_2d(losses), window, r_inner, r_outer,
+                c=ASYMMETRY_RATIO if c is None else c, p=None if c is None else p,
+                chance=chance, tol=tol, ceiling=ceiling)
     ratio = np.asarray(m["ratio"], dtype=float)
     q25, med, q75 = quantile(ratio, [0.25, 0.5, 0.75])
     out = {"n": int(ratio.size), "median": float(med), "q25": float(q25), "q75": float(q75),
@@ -299,6 +616,10 @@ def summary(ls, losses, window, ratio_threshold=2.0, r_inner=None, r_outer=None,
     if r_inner is not None:
         lc = np.asarray(m["largest_c"], dtype=float)
         out["median_largest_c"] = float(quantile(lc, 0.5))
+        st = np.asarray(m["status"], dtype=object)
+        out.update(status_counts(st))
+        counted = (st == ASYMMETRIC) | (st == NOT_ASYMMETRIC)
+        out["median_largest_c_counted"] = float(quantile(lc[counted], 0.5))
         if c is not None:
             out["frac_some_p"] = float(np.mean(np.nan_to_num(lc, nan=-np.inf) > c))
             if p is not None:

@@ -7,6 +7,13 @@ the script's averaged copy is, so the random direction comes from the same strea
 GD at lr 0.01 with a running average of the iterates, and the direction `torch.rand(2)`
 normalized to unit length. Everything is float64 and the loss is BCE on logits (the script's
 sigmoid-then-log saturates far from the centre).
+
+The script's line: centre = the average of its 30 GD iterates (`NeuronRun.average`), points
+centre + l·u for l = 0.5·k, k = −15..15 (`script_grid`, l ∈ [−7.5, 7.5]). Its loss is
+float32 `BCELoss` on sigmoid outputs, which clamps each log term at −100: once σ(z) rounds
+to exactly 1 (or 0) in float32 a point's loss jumps from about 17 to 100, and the mean
+over 20 points by about 4.1 (`script_line_losses`, `float32_artefact`). The library's
+`line_losses` is the correct float64 loss on logits, without that artefact.
 """
 from __future__ import annotations
 
@@ -17,6 +24,13 @@ import torch
 import torch.nn.functional as F
 
 N_PER_CLASS = 10
+SCRIPT_STEP = 0.5      # the script's `distances_scale`: l = 0.5·k
+SCRIPT_N_SIDE = 15     # k = −15..15, so l ∈ [−7.5, 7.5]
+BCE_LOG_CLAMP = -100.0  # torch's BCELoss clamps log(σ) and log(1 − σ) from below at this
+# A jump between neighbouring grid points, beyond the correct loss's own change, larger
+# than this is the clamp's artefact: one clamped point moves the mean by about 4.1, while
+# float32 rounding elsewhere moves it by less than 0.05 (seeds 0-49).
+ARTEFACT_JUMP = 1.0
 
 
 @dataclass
@@ -93,3 +107,39 @@ def line_losses(run: NeuronRun, centre: torch.Tensor, ls) -> np.ndarray:
     ls = torch.as_tensor(np.asarray(ls), dtype=torch.float64)
     thetas = centre[None, :] + ls[:, None] * run.direction[None, :]
     return loss(thetas, run.x, run.y).detach().numpy()
+
+
+def script_grid() -> np.ndarray:
+    """The script's steps along u: l = 0.5·k for k = −15..15 (31 points, l = 0 exact)."""
+    return SCRIPT_STEP * np.arange(-SCRIPT_N_SIDE, SCRIPT_N_SIDE + 1)
+
+
+def script_line_losses(run: NeuronRun, centre: torch.Tensor, ls) -> np.ndarray:
+    """The public script's loss along the line, artefact included: float32 parameters
+    centre + l·u, σ(θ_1·x + θ_2) in float32, then `binary_cross_entropy` (the functional
+    form of `BCELoss`), which clamps every log term at −100, averaged over the 20 points.
+    The centre is cast to float32 (the script trains in float32; its average iterate agrees
+    with `make_run`'s float64 one to float32 precision). Returns float64 values (n,)."""
+    ls = torch.as_tensor(np.asarray(ls, dtype=float), dtype=torch.float32)
+    thetas = centre.float()[None, :] + ls[:, None] * run.direction.float()[None, :]
+    prob = torch.sigmoid(thetas[:, 0:1] * run.x.float() + thetas[:, 1:2])
+    bce = F.binary_cross_entropy(prob, run.y.float().expand_as(prob), reduction="none")
+    return bce.mean(-1).double().numpy()
+
+
+def float32_artefact(script, exact) -> dict:
+    """The size of the script's float32 artefact on curves sampled on one grid: `script`
+    from `script_line_losses`, `exact` from `line_losses`, each (n,) or (m, n).
+    Returns per curve (arrays (m,), scalars for one curve):
+    max_error: max over the grid of |script − exact|;
+    max_jump: the largest |change| of the script's curve between neighbouring grid points;
+    max_excess_jump: the largest |change of script − change of exact| between neighbours,
+    the part of a jump that the correct loss does not have (compare with ARTEFACT_JUMP)."""
+    a = np.atleast_2d(np.asarray(script, dtype=float))
+    b = np.atleast_2d(np.asarray(exact, dtype=float))
+    if a.shape != b.shape or a.shape[1] < 2:
+        raise ValueError(f"script and exact must have the same shape, (n,) or (m, n) with "
+                         f"n >= 2; got {np.shape(script)} and {np.shape(exact)}")
+    out = {"max_error": np.abs(a - b).max(1), "max_jump": np.abs(np.diff(a, axis=1)).max(1),
+           "max_excess_jump": np.abs(np.diff(a - b, axis=1)).max(1)}
+    return {k: v[0] if np.ndim(script) == 1 else v for k, v in out.items()}

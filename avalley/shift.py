@@ -202,26 +202,202 @@ def theorem1_conditions(l, p, c, xi: float, r_in, r_out, delta_bar) -> dict:
 
 
 # ---- Assumption 1 on a network: is the test curve a shifted train curve? -----------------
+# The check of the slides: along a direction, the gap between the test curve and the train
+# curve shifted by δ, normalized by the unshifted gap, should fall to a clear interior
+# minimum (slides: about 0.15 at δ ≈ 0.4). It must be able to fail.
+
+SHIFT_GAP_MAX = 0.5          # "holds" needs the normalized gap to fall to at most this
+DELTA_STEP_FRACTION = 0.05   # a δ grid's step is at most this fraction of max |δ|
+HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
 
 
-def shift_gap(ls, train, test, deltas):
+def delta_grid(delta_max: float, step_fraction: float = DELTA_STEP_FRACTION) -> np.ndarray:
+    """A symmetric δ grid on [−delta_max, delta_max] with δ = 0 exactly in the middle and
+    n = ceil(1/step_fraction) steps on each side, so that its step is at most
+    step_fraction·delta_max (41 points by default). Keep delta_max at most about half the
+    scan's reach, so that every shifted comparison keeps most of the scan's steps."""
+    if not (np.isfinite(delta_max) and delta_max > 0):
+        raise ValueError(f"delta_max must be a positive number, got {delta_max!r}")
+    if not 0 < step_fraction <= 0.5:
+        raise ValueError(f"step_fraction must be in (0, 0.5], got {step_fraction!r}")
+    n = int(np.ceil(1 / step_fraction - 1e-9))
+    return delta_max * np.arange(-n, n + 1) / n
+
+
+def _gaps(ls, train, test, deltas, remove_offset: bool):
+    """ξ_δ, ξ_δ/ξ_0 and the offset removed, each (m, len(deltas)); see `shift_gap`."""
+    ls = np.asarray(ls, dtype=float)
+    tr = np.atleast_2d(np.asarray(train, dtype=float))
+    te = np.atleast_2d(np.asarray(test, dtype=float))
+    deltas = np.atleast_1d(np.asarray(deltas, dtype=float))
+    if ls.ndim != 1 or ls.size < 3 or np.any(np.diff(ls) <= 0):
+        raise ValueError(f"ls must be 1-D, strictly increasing, with at least 3 points; "
+                         f"got shape {ls.shape}")
+    if tr.shape != te.shape or tr.ndim != 2 or tr.shape[1] != ls.size:
+        raise ValueError(f"train and test must both have shape (n,) or (m, n) with n = "
+                         f"{ls.size} points of ls; got {np.shape(train)} and {np.shape(test)}")
+    if not (np.all(np.isfinite(tr)) and np.all(np.isfinite(te)) and np.all(np.isfinite(deltas))):
+        raise ValueError("train, test and deltas must be finite (no NaN or infinite values)")
+    xi = np.empty((len(tr), deltas.size))
+    ratio, offset = np.empty_like(xi), np.zeros_like(xi)
+    for j, d in enumerate(deltas):
+        keep = (ls + d >= ls[0]) & (ls + d <= ls[-1])
+        if keep.sum() < 2:
+            raise ValueError(f"the shift δ = {d:g} leaves fewer than 2 of the scan's steps "
+                             f"inside [{ls[0]:g}, {ls[-1]:g}]: use smaller shifts")
+        x = ls[keep] + d                                 # L_train(l + δ), interpolated
+        i = np.clip(np.searchsorted(ls, x, side="right") - 1, 0, ls.size - 2)
+        t = (x - ls[i]) / (ls[i + 1] - ls[i])
+        r_d = te[:, keep] - ((1 - t) * tr[:, i] + t * tr[:, i + 1])
+        r_0 = te[:, keep] - tr[:, keep]
+        if remove_offset:       # the best constant for a mean absolute gap is the median
+            offset[:, j] = np.median(r_d, axis=1)
+            r_d = r_d - offset[:, j:j + 1]
+            r_0 = r_0 - np.median(r_0, axis=1, keepdims=True)
+        xi[:, j] = np.abs(r_d).mean(1)
+        xi0 = np.abs(r_0).mean(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # curves that coincide at δ = 0 (ξ_0 = 0): 1 where a shift also fits exactly
+            ratio[:, j] = np.where(xi0 > 0, xi[:, j] / xi0, np.where(xi[:, j] > 0, np.inf, 1.0))
+    return xi, ratio, offset
+
+
+def shift_gap(ls, train, test, deltas, remove_offset: bool = False):
     """How well the train curve shifted by δ matches the test curve along one direction.
 
     ξ_δ = mean over l of |L_test(l) − L_train(l + δ)|, over the steps l of the grid for which
     l + δ is inside the scanned range (L_train linearly interpolated), and ξ_0 the unshifted
     gap mean |L_test(l) − L_train(l)| over the *same* steps, so that the ratio ξ_δ/ξ_0
     compares the shifted and the unshifted fit point for point (it is 1 at δ = 0).
+
+    remove_offset=True removes the vertical train–test offset that fits best at every δ
+    (for a mean absolute gap that is the median of L_test(l) − L_train(l + δ); likewise for
+    ξ_0): ξ_δ = min_b mean |L_test(l) − L_train(l + δ) − b|. This gap is 0 at the true δ of
+    a test curve that is a train curve shifted sideways *and* up, and it stays smallest at
+    δ = 0 for curves that differ only by a vertical offset; the gap with the offset kept
+    does neither (see `shift_check`). Where ξ_0 = 0 (the curves coincide up to the offset
+    removed), the ratio is 1 where ξ_δ = 0 and +inf elsewhere.
+
     train, test: (n,) or (m, n) losses on the grid ls. Returns (ξ_δ, ξ_δ/ξ_0), each of
-    shape (m, len(deltas)) (or (len(deltas),) for one curve)."""
-    ls = np.asarray(ls, dtype=float)
-    tr, te = np.atleast_2d(train).astype(float), np.atleast_2d(test).astype(float)
-    xi = np.empty((len(tr), len(deltas)))
-    ratio = np.empty_like(xi)
-    for j, d in enumerate(deltas):
-        keep = (ls + d >= ls[0]) & (ls + d <= ls[-1])
-        for i in range(len(tr)):
-            moved = np.interp(ls[keep] + d, ls, tr[i])
-            xi[i, j] = np.abs(te[i, keep] - moved).mean()
-            ratio[i, j] = xi[i, j] / np.abs(te[i, keep] - tr[i, keep]).mean()
+    shape (m, len(deltas)) (or (len(deltas),) for one curve). ValueError for mismatched
+    shapes, non-finite values, or a δ that leaves fewer than 2 steps inside the scan."""
+    xi, ratio, _ = _gaps(ls, train, test, deltas, remove_offset)
     single = np.ndim(train) == 1
     return (xi[0], ratio[0]) if single else (xi, ratio)
+
+
+@dataclass(frozen=True, eq=False)
+class ShiftVerdict:
+    """The random-shift check for one curve pair (or one summary curve, e.g. a median).
+
+    status: "holds" (a clear interior minimum), "fails" (the minimum is at δ = 0) or
+    "inconclusive"; reason says why in words. delta_star and gap_min: where the deciding
+    normalized gap is smallest and its value there. step: the δ grid's largest step.
+    From `shift_check` also: offset, the vertical offset removed at delta_star;
+    delta_star_raw and gap_min_raw, the same with the offset kept (reported, never
+    deciding); and the curves deltas, gap (offset removed) and gap_raw (offset kept)."""
+    status: str
+    reason: str
+    delta_star: float
+    gap_min: float
+    step: float
+    offset: float = np.nan
+    delta_star_raw: float = np.nan
+    gap_min_raw: float = np.nan
+    deltas: np.ndarray | None = None
+    gap: np.ndarray | None = None
+    gap_raw: np.ndarray | None = None
+
+
+def _check_deltas(deltas, step_fraction):
+    """Validate a δ grid; return it (float, 0 snapped) with the index of δ = 0 and its step."""
+    d = np.asarray(deltas, dtype=float)
+    if d.ndim != 1 or d.size < 3:
+        raise ValueError(f"deltas must be 1-D with at least 3 shifts, got shape {d.shape}")
+    if not np.all(np.isfinite(d)) or np.any(np.diff(d) <= 0):
+        raise ValueError("deltas must be finite and strictly increasing")
+    i0 = int(np.argmin(np.abs(d)))
+    if abs(d[i0]) > 1e-9 * (d[-1] - d[0]):
+        raise ValueError(f"deltas must contain δ = 0 (the unshifted comparison); the closest "
+                         f"shift is {d[i0]:g}")
+    d = d.copy()
+    d[i0] = 0.0
+    step, span = float(np.diff(d).max()), float(np.abs(d).max())
+    if step > step_fraction * span * (1 + 1e-9):
+        raise ValueError(f"the δ grid is too coarse: its step {step:g} exceeds "
+                         f"{step_fraction:g}·max|δ| = {step_fraction * span:g}, so a minimum "
+                         f"between shifts could be missed; use delta_grid({span:g})")
+    return d, i0, step
+
+
+def shift_verdict(deltas, gap, gap_max: float = SHIFT_GAP_MAX,
+                  step_fraction: float = DELTA_STEP_FRACTION) -> ShiftVerdict:
+    """Decide the random-shift check from a normalized gap curve ξ_δ/ξ_0 (1 at δ = 0) on a
+    δ grid fine enough (step ≤ step_fraction·max|δ|, else ValueError; see `delta_grid`).
+
+    With δ* the shift of the smallest gap (ties go to δ = 0, then to the smaller |δ|):
+    - "fails" if δ* = 0: no shift fits the test curve better than none;
+    - "inconclusive" if δ* is one grid step from 0 (a shift that small cannot be told from
+      none at this resolution), if δ* is at an end of the grid (the minimum may lie
+      beyond), or if the gap at δ* is above gap_max (the shift explains little);
+    - "holds" otherwise: a clear interior minimum, at least two steps from δ = 0, with a
+      normalized gap of at most gap_max (default 0.5; the slides show about 0.15)."""
+    d, i0, step = _check_deltas(deltas, step_fraction)
+    g = np.asarray(gap, dtype=float)
+    if g.shape != d.shape or np.any(np.isnan(g)):
+        raise ValueError(f"gap must be one value per shift without NaN: {d.size} expected, "
+                         f"got shape {g.shape}")
+    order = np.lexsort((np.abs(d), np.arange(d.size) != i0, g))    # by gap, then δ = 0, |δ|
+    i = int(order[0])
+    ds, gs = float(d[i]), float(g[i])
+    if i == i0:
+        return ShiftVerdict(FAILS, "the gap is smallest at δ = 0: no shift fits the test "
+                            "curve better than none", 0.0, gs, step)
+    if abs(i - i0) == 1:
+        why = (f"the smallest gap ({gs:.3g}) is at δ = {ds:g}, one grid step from δ = 0: a "
+               "shift that small cannot be told from none on this grid")
+    elif i in (0, d.size - 1):
+        why = (f"the smallest gap ({gs:.3g}) is at the end of the δ grid (δ = {ds:g}): the "
+               "minimum may lie beyond it; widen the grid")
+    elif gs > gap_max:
+        why = (f"the best shift δ = {ds:g} lowers the gap only to {gs:.3g} of the unshifted "
+               f"gap; holding needs at most {gap_max:g}")
+    else:
+        return ShiftVerdict(HOLDS, f"interior minimum {gs:.3g} ≤ {gap_max:g} at δ = {ds:g}",
+                            ds, gs, step)
+    return ShiftVerdict(INCONCLUSIVE, why, ds, gs, step)
+
+
+def shift_check(ls, train, test, deltas=None, gap_max: float = SHIFT_GAP_MAX,
+                step_fraction: float = DELTA_STEP_FRACTION) -> ShiftVerdict:
+    """The random-shift check (Assumption 1) for one pair of curves, train and test (n,) on
+    the grid ls, as the slides draw it: the normalized gap ξ_δ/ξ_0 against δ.
+
+    The gap with the vertical train–test offset removed (`shift_gap` with
+    remove_offset=True) decides, through `shift_verdict`. The gap with the offset kept
+    cannot: for a pair that differs *only* by a vertical offset b, along an asymmetric
+    valley (slopes a and c·a), shifting the train curve by δ = −b/(c·a) cancels the offset
+    on the sharp side, and the gap falls to about (1 + 1/c)/2 of ξ_0 at that interior δ, a
+    "minimum" that no horizontal shift explains. With the offset removed that pair fits
+    exactly at δ = 0 and fails. The offset-kept curve is reported beside it.
+
+    deltas: the δ grid (default `delta_grid` with max |δ| half the scan's reach); it must
+    be fine enough (see `shift_verdict`). Returns a ShiftVerdict with the curves."""
+    ls = np.asarray(ls, dtype=float)
+    if np.ndim(train) != 1 or np.ndim(test) != 1:
+        raise ValueError("shift_check takes one pair of curves (1-D train and test); for many "
+                         "pairs call it per pair, or decide a summary curve with shift_verdict")
+    if deltas is None:
+        if ls.ndim != 1 or ls.size < 3:
+            raise ValueError(f"ls must be 1-D with at least 3 points, got shape {ls.shape}")
+        deltas = delta_grid(0.5 * min(-ls[0], ls[-1]) if ls[0] < 0 < ls[-1]
+                            else 0.25 * (ls[-1] - ls[0]), step_fraction)
+    d, _, _ = _check_deltas(deltas, step_fraction)
+    _, gap, offset = _gaps(ls, train, test, d, True)
+    _, gap_raw, _ = _gaps(ls, train, test, d, False)
+    v = shift_verdict(d, gap[0], gap_max, step_fraction)
+    raw = shift_verdict(d, gap_raw[0], gap_max, step_fraction)
+    j = int(np.flatnonzero(d == v.delta_star)[0])
+    return ShiftVerdict(v.status, v.reason, v.delta_star, v.gap_min, v.step,
+                        offset=float(offset[0, j]), delta_star_raw=raw.delta_star,
+                        gap_min_raw=raw.gap_min, deltas=d, gap=gap[0], gap_raw=gap_raw[0])

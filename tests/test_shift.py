@@ -4,16 +4,26 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from avalley.shift import (
+    DELTA_STEP_FRACTION,
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    SHIFT_GAP_MAX,
     Ripple,
     Separable,
     best_bias,
+    delta_grid,
     expected_loss_k,
     expected_loss_mc,
     expected_loss_quad,
     paired_gain_k,
+    shift_check,
     shift_gap,
+    shift_verdict,
     theorem1_bound,
     theorem1_conditions,
     window_constants,
@@ -139,3 +149,129 @@ def test_piecewise_linear_gaussian_closed_form(c, b, s):
     neg = s * norm.pdf(m) - b * norm.cdf(-m)
     got = expected_loss_quad(PiecewiseLinear(c=c), b, "gaussian", s)[0]
     assert got == pytest.approx(pos + c * neg, rel=1e-10)
+
+
+# --- the random-shift check as the slides draw it -------------------------------------------
+
+LS = np.linspace(-5, 5, 201)
+
+
+def test_delta_grid_is_fine_enough_and_centred():
+    d = delta_grid(2.0)
+    assert d.size == 41 and d[20] == 0.0 and d[0] == -2.0 and d[-1] == 2.0
+    assert np.diff(d).max() <= DELTA_STEP_FRACTION * 2.0 + 1e-12
+    assert np.diff(delta_grid(1.0, 0.03)).max() <= 0.03 + 1e-12
+    with pytest.raises(ValueError, match="delta_max"):
+        delta_grid(0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.3, 1.5), st.sampled_from([1, -1]), st.floats(-0.5, 0.5),
+       st.floats(1.5, 10.0), st.sampled_from([1, -1]))
+def test_shift_check_finds_a_known_shift(size, sign, offset, c, flat):
+    """test(l) = train(l + δ0) + offset: the check holds, with δ* within one grid step of
+    δ0, the removed offset close to `offset`, and a normalized gap near 0."""
+    d0 = sign * size
+    v = Smooth(c=c, sharpness=3.0, flat=flat)
+    train, test = v.value(LS) + 0.05, v.value(LS + d0) + 0.05 + offset
+    deltas = delta_grid(2.0)
+    res = shift_check(LS, train, test, deltas)
+    step = deltas[1] - deltas[0]
+    assert res.status == HOLDS, res.reason
+    assert abs(res.delta_star - d0) <= step + 1e-12
+    assert res.gap_min < SHIFT_GAP_MAX and res.step == pytest.approx(step)
+    assert res.gap.shape == res.gap_raw.shape == deltas.shape
+    assert res.gap[20] == 1.0 and res.gap_raw[20] == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.01, 2.0), st.sampled_from([1, -1]), st.floats(1.0, 10.0),
+       st.floats(0.1, 3.0), st.sampled_from([1, -1]))
+def test_a_vertical_offset_alone_never_passes(b, sign, c, a, flat):
+    v = PiecewiseLinear(c=c, a=a, flat=flat)
+    train = v.value(LS) + 0.1
+    res = shift_check(LS, train, train + sign * b, delta_grid(2.0))
+    assert res.status == FAILS and res.delta_star == 0.0
+    assert res.offset == pytest.approx(sign * b)
+
+
+def test_the_gap_with_the_offset_kept_cannot_decide():
+    """A pure offset b along slopes a and c·a: shifting by δ = −b/(c·a) cancels it on the
+    sharp side, and the offset-kept gap has an interior minimum of about (1 + 1/c)/2 < 1,
+    the old criterion's pass. With the offset removed the pair fails."""
+    v, b = PiecewiseLinear(c=4.0, a=0.2), 0.5
+    train = v.value(LS)
+    deltas = delta_grid(2.5)                                # step 0.125: holds −0.625
+    _, raw = shift_gap(LS, train, train + b, deltas)
+    i = int(np.argmin(raw))
+    assert deltas[i] == pytest.approx(-0.625) and raw[i] < 0.7
+    assert 0 < i < len(deltas) - 1                          # interior, below 1
+    _, off = shift_gap(LS, train, train + b, deltas, remove_offset=True)
+    assert off[20] == 1.0 and np.all(off[np.arange(41) != 20] > 1)
+    res = shift_check(LS, train, train + b, deltas)
+    assert res.status == FAILS
+    assert res.delta_star_raw == pytest.approx(-0.625) and res.gap_min_raw == raw[i]
+
+
+def test_offset_removed_gap_is_never_larger():
+    rng = np.random.default_rng(3)
+    train = Smooth(c=3.0).value(LS) + rng.normal(0, 0.01, LS.size)
+    test = Smooth(c=3.0).value(LS - 0.3) * 1.2 + 0.2 + rng.normal(0, 0.01, LS.size)
+    xi, _ = shift_gap(LS, train, test, delta_grid(2.0))
+    xi_off, _ = shift_gap(LS, train, test, delta_grid(2.0), remove_offset=True)
+    assert np.all(xi_off <= xi + 1e-12)
+
+
+def test_shift_verdict_rules():
+    d = delta_grid(1.0)                                      # step 0.05, δ = 0 at index 20
+
+    def v_shape(at, depth):                                  # a V down to `depth` at δ = at
+        return 1 - (1 - depth) * np.maximum(0, 1 - np.abs(d - at) / 0.5)
+    res = shift_verdict(d, v_shape(0.4, 0.15))
+    assert res.status == HOLDS and res.delta_star == pytest.approx(0.4)
+    assert res.gap_min == pytest.approx(0.15)
+    assert shift_verdict(d, v_shape(0.0, 0.15)).status == FAILS
+    assert shift_verdict(d, np.ones_like(d)).status == FAILS           # ties go to δ = 0
+    one_step = shift_verdict(d, v_shape(0.05, 0.15))
+    assert one_step.status == INCONCLUSIVE and "one grid step" in one_step.reason
+    edge = shift_verdict(d, v_shape(1.0, 0.15))
+    assert edge.status == INCONCLUSIVE and "end of the δ grid" in edge.reason
+    shallow = shift_verdict(d, v_shape(0.4, 0.8))
+    assert shallow.status == INCONCLUSIVE and "only to 0.8" in shallow.reason
+    assert shift_verdict(d, v_shape(0.4, 0.8), gap_max=0.9).status == HOLDS
+
+
+def test_the_slides_curve_holds_on_its_own_grid():
+    """The slides: 1.0, 0.77, 0.52, 0.25, 0.15, 0.37, 0.67, 1.0, 1.33 at δ = 0, 0.1, ..., 0.8.
+    Their grid has 8 steps, so it needs step_fraction 1/8 to be accepted."""
+    d = np.arange(9) * 0.1
+    g = np.array([1.0, 0.77, 0.52, 0.25, 0.15, 0.37, 0.67, 1.0, 1.33])
+    res = shift_verdict(d, g, step_fraction=0.125)
+    assert res.status == HOLDS and res.delta_star == pytest.approx(0.4) and res.gap_min == 0.15
+    with pytest.raises(ValueError, match="too coarse"):
+        shift_verdict(d, g)
+
+
+def test_coarse_or_malformed_delta_grids_are_refused():
+    train = Smooth(c=3.0).value(LS)
+    with pytest.raises(ValueError, match="too coarse"):
+        shift_check(LS, train, train, np.arange(-2.0, 2.5, 1.0))      # the review's step 1.0
+    with pytest.raises(ValueError, match="contain δ = 0"):
+        shift_verdict(np.linspace(-1, 1, 40), np.ones(40))
+    with pytest.raises(ValueError, match="strictly increasing"):
+        shift_verdict(delta_grid(1.0)[::-1], np.ones(41))
+    with pytest.raises(ValueError, match="one value per shift"):
+        shift_verdict(delta_grid(1.0), np.ones(40))
+    with pytest.raises(ValueError, match="one pair"):
+        shift_check(LS, np.stack([train, train]), np.stack([train, train]))
+    with pytest.raises(ValueError, match="fewer than 2"):
+        shift_gap(LS, train, train, [0.0, 20.0])
+    with pytest.raises(ValueError, match="same|shape"):
+        shift_gap(LS, train, train[:-1], [0.0])
+
+
+def test_shift_check_default_grid_is_half_the_reach():
+    v = Smooth(c=5.0, sharpness=3.0)
+    res = shift_check(LS, v.value(LS), v.value(LS + 0.8) + 0.2)
+    assert res.deltas[-1] == pytest.approx(2.5) and res.deltas.size == 41
+    assert res.status == HOLDS and abs(res.delta_star - 0.8) <= res.step
