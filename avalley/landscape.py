@@ -62,6 +62,26 @@ class Scan:
                 "test_acc": self.test_acc, "meta": self.meta}
 
 
+def line_rises(ts, loss, a: float = 0.0, b: float = 1.0, span: float = 2.0) -> dict:
+    """The two rises of a loss along the line w(t) = w_a + t (w_b − w_a) that the paper
+    compares (PAPER.md experiment 6): beyond the b end, L(b + span) − L(b), and beyond the
+    a end, L(a − span) − L(a) (linear interpolation on the grid ts, which must cover
+    [a − span, b + span]). `valley`: the minimum of the sampled curve lies strictly inside
+    the scanned range, so that the curve is a valley at all; `difference` = the b-side rise
+    minus the a-side rise (positive: the b side is the steeper one), `ratio` their quotient
+    when the a-side rise is positive (NaN otherwise)."""
+    ts, loss = np.asarray(ts, dtype=float), np.asarray(loss, dtype=float)
+    if ts[0] > a - span + 1e-9 or ts[-1] < b + span - 1e-9:
+        raise ValueError(f"the line must cover [{a - span:g}, {b + span:g}], got "
+                         f"[{ts[0]:g}, {ts[-1]:g}]")
+    at = lambda t: float(np.interp(t, ts, loss))  # noqa: E731
+    rise_b, rise_a = at(b + span) - at(b), at(a - span) - at(a)
+    i = int(np.argmin(loss))
+    return {"valley": 0 < i < len(ts) - 1, "argmin": float(ts[i]), "rise_b": rise_b,
+            "rise_a": rise_a, "difference": rise_b - rise_a,
+            "ratio": rise_b / rise_a if rise_a > 0 else float("nan")}
+
+
 def has_bn(model: nn.Module) -> bool:
     return any(isinstance(m, _BN) for m in model.modules())
 

@@ -1,10 +1,10 @@
 """Parameters of the chapter `swa` beyond profile, device and seed: domains, the values of
 the smoke and paper profiles, and the rules between parameters. The defaults are the
 chapter's `parameters` cell."""
-from avalley import landscape
-from avalley.book.chapters import RecipeNames
+from avalley.book.chapters import RecipeNames, require
 from avalley.book.domains import Choice, Count, Float, Int, ListOf, Positive, Seeds
 
+ENDS = ("after_swa", "baseline", "last")
 DOMAINS = {
     "slope_ratios": ListOf(Float(ge=1)),
     "flat_slope": Positive(),
@@ -12,7 +12,7 @@ DOMAINS = {
     "random_sharp_high": Float(ge=1),
     "segment_length": Positive(),
     "sim_lr": Positive(),
-    "sim_noise": Float(ge=0),
+    "sim_noise": Positive(),
     "sim_runs": Count(2),
     "sim_steps": Count(),
     "sim_burn_in": Int(ge=0),
@@ -20,23 +20,24 @@ DOMAINS = {
     "seeds": Seeds(),
     "after_lr": Positive(),
     "after_epochs": Count(),
-    "line_to": Choice(("baseline", "last")),
-    "line_points": Int(ge=3),
-    "line_test_size": Int(ge=0),
-    "bn_modes": ListOf(Choice(landscape.BN_MODES, "one of the BN modes")),
+    "line_to": Choice(ENDS),
+    "line_points": Int(ge=6),
+    "contrast_to": Choice(ENDS + ("none",)),
 }
 PROFILES = {
     "smoke": {"slope_ratios": [1.0, 5.0, 20.0], "sim_runs": 2000, "sim_steps": 400,
-              "sim_burn_in": 50, "recipe_names": ["convnet-bn-digits", "mlp-mnist1d-tiny"],
-              "seeds": [0, 1], "after_epochs": 2, "line_points": 6, "line_test_size": 0},
+              "sim_burn_in": 50, "recipe_names": ["convnet-bn-digits"],
+              "seeds": [0, 1], "after_epochs": 3, "line_points": 6},
     "paper": {"slope_ratios": [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 40.0, 80.0],
               "sim_runs": 100000, "sim_steps": 10000, "sim_burn_in": 1000,
-              "recipe_names": ["preresnet164-cifar10"],
-              "after_epochs": 50, "line_points": 201, "line_test_size": 0},
+              "recipe_names": ["preresnet164-cifar10"], "seeds": [0, 1, 2],
+              "after_epochs": 50, "line_points": 201},
 }
 
 
 def rules(p):
-    from avalley.book.chapters import require
     require(p["sim_burn_in"] < p["sim_steps"],
             f"sim_burn_in = {p['sim_burn_in']} must be below sim_steps = {p['sim_steps']}.")
+    require((p["line_points"] - 1) % 5 == 0,
+            f"line_points = {p['line_points']} must be 5k + 1 (6, 11, 21, ..., 201), so that "
+            "t = 0 (SWA) and t = 1 (the SGD end) lie on the grid over [-2, 3].")
