@@ -17,6 +17,7 @@ import io
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,7 +110,8 @@ class ChapterRun:
         path = self.save()
         shutil.rmtree(self.partial_dir, ignore_errors=True)   # the run is complete
         failed = [c for c in self.claims if c["kind"] == "check" and not c["holds"]]
-        print(f"results written to {path}")
+        # to stderr, which the book leaves off its pages: the path is the build machine's
+        print(f"results written to {path}", file=sys.stderr)
         if failed:
             raise CheckFailed("check(s) failed: " + "; ".join(
                 f"{c['id']}: {c['statement']} (value {c['value']}, threshold {c['threshold']})"
