@@ -42,3 +42,34 @@ def run_cli(*args, env_runs=None, timeout=600):
 def avalley_cli():
     """Fixture form of run_cli, for tests: avalley_cli("run", "intro", env_runs=path)."""
     return run_cli
+
+
+def toc_pages() -> list[str]:
+    """The book's pages in _toc.yml order, as paths without suffix (`chapters/01_intro`)."""
+    import yaml
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """The built site (its _build/html folder), shared by every test of the session.
+
+    The whole book is built once, with every chapter executed at its default profile and
+    --warningiserror (a chapter that raises, an unknown citation or a broken reference fails
+    it). AVALLEY_SITE=path/to/_build/html uses a site built before instead, e.g. one built
+    with execution off while working on the presentation."""
+    site = os.environ.get("AVALLEY_SITE")
+    if site:
+        path = Path(site).resolve()
+        if not (path / "index.html").is_file():
+            pytest.fail(f"AVALLEY_SITE={site} is not a built site (no index.html in it)")
+        return path
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out),
+                           "--warningiserror", "--keep-going"],
+                          capture_output=True, text=True, timeout=3600)
+    (out / "build.log").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    return out / "_build" / "html"
