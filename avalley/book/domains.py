@@ -194,3 +194,33 @@ def Fraction() -> Float:
 
 def Seeds() -> ListOf:
     return ListOf(Int(ge=0))
+
+
+class Budget(Domain):
+    """A count that the `scale` parameter shrinks (epochs, images, points, directions,
+    Monte Carlo draws): the value times `scale`, rounded up to the next value of
+    `minimum + k·step` that the inner domain accepts. Checking is the inner domain's."""
+
+    def __init__(self, inner: Domain, minimum: int = 1, step: int = 1):
+        self.inner, self.minimum, self.step = inner, minimum, step
+
+    def check(self, value):
+        return self.inner.check(value)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def parse(self, text):
+        return self.inner.parse(text)
+
+    def shrink(self, value, scale: float):
+        if scale >= 1:
+            return value
+        k = max(0, math.ceil((value * scale - self.minimum) / self.step))
+        out = self.minimum + k * self.step
+        while out < value:
+            try:
+                return self.inner.check(out)
+            except DomainError:
+                out += self.step
+        return value
