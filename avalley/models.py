@@ -13,7 +13,6 @@ import math
 
 import torch
 import torch.nn as nn
-import torchvision
 
 from .errors import ParameterError
 
@@ -142,6 +141,7 @@ def _init(model, zero_last):
 def densenet_bc(num_classes, input_shape, depth=100, growth=12):
     """DenseNet-BC (bottleneck + compression 0.5) from torchvision's blocks, with the CIFAR
     stem: one 3x3 conv of 2*growth channels and no initial pooling."""
+    import torchvision  # imported where used: it pulls in torch._dynamo (seconds)
     n = (depth - 4) // 6
     net = torchvision.models.DenseNet(growth_rate=growth, block_config=(n, n, n),
                                       num_init_features=2 * growth, bn_size=4,
@@ -156,6 +156,7 @@ class VGG(nn.Module):
     512-512 classifier with dropout."""
 
     def __init__(self, cfg, num_classes, in_channels=3, bn=False):
+        import torchvision
         super().__init__()
         layers = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs[cfg], bn)
         layers[0] = nn.Conv2d(in_channels, 64, 3, padding=1)

@@ -18,7 +18,6 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 VERDICTS = ("holds", "fails", "inconclusive")
@@ -70,6 +69,7 @@ class Verdict:
 def t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """Mean and two-sided Student-t interval of `values` (mean, low, high); with one value
     the interval is (-inf, inf)."""
+    from scipy import stats  # imported where used: a second at start-up otherwise
     x = np.asarray(values, dtype=float)
     m = float(x.mean())
     if x.size < 2:
@@ -127,6 +127,7 @@ def units_needed(sd: float, effect: float, confidence: float = CONFIDENCE,
     deviation `sd`, gives an interval that excludes zero with probability `power`
     (the usual t-based sample size: t_{1−α/2, n−1} + t_{power, n−1} ≤ |effect|·√n / sd).
     Returns `most` + 1 when even `most` units are not enough."""
+    from scipy import stats
     if sd < 0 or not math.isfinite(sd):
         raise ValueError(f"sd must be finite and non-negative, got {sd}")
     if effect == 0:
