@@ -152,6 +152,20 @@ def test_recipes_resolve(name):
     assert {**swa.to_dict(), "swa_start": None} == sgd.to_dict()   # the same budget
 
 
+def test_scale_shrinks_the_budget_and_nothing_else():
+    full = recipes.get("preresnet164-cifar100", seed=2)
+    tiny = recipes.get("preresnet164-cifar100", seed=2, scale=0.002)
+    assert tiny.epochs == 1 and tiny.swa_start == 1
+    assert tiny.n_train == 256 and tiny.n_test == 128          # two batches, one batch
+    same = {k: v for k, v in full.to_dict().items()
+            if k not in ("epochs", "swa_start", "n_train", "n_test")}
+    assert same == {k: v for k, v in tiny.to_dict().items() if k in same}
+    half = recipes.get("convnet-bn-fmnist", scale=0.5)
+    assert half.epochs * 2 in (recipes.get("convnet-bn-fmnist").epochs,
+                               recipes.get("convnet-bn-fmnist").epochs + 1)
+    assert recipes.get("mlp-mnist1d", scale=1.0) == recipes.get("mlp-mnist1d")
+
+
 def test_shared_recipe_errors():
     with pytest.raises(ParameterError, match="convnet-bn-fmnist"):
         recipes.get("resnet")
