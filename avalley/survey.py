@@ -38,7 +38,6 @@ import torch
 
 from . import asymmetry, landscape
 from .directions import Direction, flat_params, pairwise_cosines, sign_agreement, subset_mask
-from .errors import ParameterError
 
 # A network's median needs a ratio (measured, or a lower bound) for at least this share of
 # its directions; otherwise the network has no value, and says why.
@@ -427,3 +426,250 @@ def crossing_span(d_minus, d_plus, reach: float, ratio: float, default=(0, 0)) -
 def status_table(status, names=DEF1_STATUSES) -> dict:
     """{"n_<status>": count} for every status of `names` (zeros included)."""
     return asymmetry.status_counts(status, names)
+
+
+# ---- tables for a chapter --------------------------------------------------------------------
+
+
+def direction_rows(scan: DirectionScan, labels: list, chance: float,
+                   fractions=asymmetry.LEVEL_FRACTIONS, fixed_reach: float | None = None) -> list:
+    """One dict per direction of `scan`: its `labels` entry (recipe, seed, kind, ...), the
+    curve (steps, loss, centre, chance), and for every level fraction f the keys lr_f (log
+    ratio), bound_f, status_f, d_minus_f, d_plus_f, flat_f; Definition 1 on the windows set
+    by the loss (def1, def1_c); with `fixed_reach`, also on the fixed window
+    (reach/2, reach) (fixed_def1), the rise ratio at ±reach (fixed_ratio) and the higher of
+    the two losses there (fixed_top). Ready for a DataFrame."""
+    if len(labels) != len(scan.curves):
+        raise ValueError(f"{len(scan.curves)} curves but {len(labels)} labels")
+    fr = np.atleast_1d(np.asarray(fractions, dtype=float))
+    lv = level_ratios(scan, chance, fr)
+    d1 = definition1_windows(scan, chance)
+    if fixed_reach is not None:
+        d1f = definition1_fixed(scan, chance, fixed_reach / 2, fixed_reach)
+        fixed = fixed_rise_ratios(scan, fixed_reach)
+    rows = []
+    for i, ((steps, y), lab) in enumerate(zip(scan.curves, labels)):
+        row = {**lab, "steps": steps, "loss": y, "centre": scan.centre, "chance": chance,
+               "def1": d1["status"][i], "def1_c": d1["largest_c"][i]}
+        if fixed_reach is not None:
+            row.update(fixed_def1=d1f["status"][i], fixed_ratio=fixed[i],
+                       fixed_top=float(np.max(np.interp([-fixed_reach, fixed_reach], steps, y))))
+        for q, f in enumerate(fr):
+            row.update({f"{k}_{f:g}": lv[v][i, q] for k, v in
+                        (("lr", "log_ratio"), ("bound", "bound"), ("status", "status"),
+                         ("d_minus", "d_minus"), ("d_plus", "d_plus"), ("flat", "flat_side"))})
+        rows.append(row)
+    return rows
+
+
+def network_table(df, keys, fractions=asymmetry.LEVEL_FRACTIONS, unit: str = "seed"):
+    """One row per network (the columns `keys` plus `unit`) and level fraction, from the rows
+    of `direction_rows`: the fraction and `network_value` of its directions."""
+    import pandas as pd
+    rows = []
+    for key, g in df.groupby([*keys, unit], sort=False):
+        for f in np.atleast_1d(fractions):
+            v = network_value(g[f"lr_{f:g}"], g[f"bound_{f:g}"], g[f"status_{f:g}"])
+            rows.append({**dict(zip([*keys, unit], key)), "fraction": float(f), **v})
+    return pd.DataFrame(rows)
+
+
+def seed_values(table, fraction: float = asymmetry.LEVEL_FRACTION, unit: str = "seed",
+                **select) -> dict:
+    """{unit: value} of the rows of a `network_table` with this fraction and the columns in
+    `select` equal to the given values (NaN where a network has no value)."""
+    t = table[np.isclose(table["fraction"], fraction)]
+    for col, v in select.items():
+        t = t[t[col] == v]
+    return dict(zip(t[unit], t["value"]))
+
+
+def decide_values(values: dict, statistic: str, null: float = 0.0, expect: str = "above",
+                  unit: str = "training seeds"):
+    """`verdicts.decide` over the finite values of {unit: value}; `unmeasurable` with the
+    reason when none is finite."""
+    from . import verdicts
+    ok = [v for v in values.values() if np.isfinite(v)]
+    if not ok:
+        return verdicts.unmeasurable(statistic, unit, "no network has a value", expect, null)
+    return verdicts.decide(ok, expect, statistic, unit=unit, null=null)
+
+
+def paired_values(a: dict, b: dict, statistic: str, expect: str = "above",
+                  unit: str = "training seeds"):
+    """`verdicts.paired` over the units where both {unit: value} are finite."""
+    from . import verdicts
+    both = [k for k in a if np.isfinite(a[k]) and np.isfinite(b.get(k, np.nan))]
+    if not both:
+        return verdicts.unmeasurable(statistic, unit, "no unit has both values", expect)
+    return verdicts.paired([a[k] for k in both], [b[k] for k in both], expect, statistic, unit)
+
+
+def draw_curve(ax, row: dict, fractions=asymmetry.LEVEL_FRACTIONS,
+               main: float = asymmetry.LEVEL_FRACTION, colour: str = "C0") -> None:
+    """One curve of `direction_rows` on `ax`: the sampled loss, the levels (dotted), chance
+    (dashed) and the window set by the main level (shaded), zoomed on the windows."""
+    ch, c0 = row["chance"], row["centre"]
+    ax.plot(row["steps"], row["loss"], ".-", color=colour, lw=1.2, ms=3)
+    for f in fractions:
+        ax.axhline(c0 + f * (ch - c0), color="grey", lw=0.6, ls=":")
+    ax.axhline(ch, color="k", lw=0.8, ls="--")
+    ax.axvspan(-row[f"d_minus_{main:g}"], row[f"d_plus_{main:g}"], color="C2", alpha=0.2)
+    top = max(fractions)
+    span = 1.6 * max(row[f"d_minus_{top:g}"], row[f"d_plus_{top:g}"])
+    ax.set(xlim=(-span, span), ylim=(0, 1.3 * ch))
+
+
+def ratio_text(log_ratio: float, bound: bool) -> str:
+    """A level-window ratio for a title: '1.52', '≥ 3.1' (a lower bound) or '—' (none)."""
+    if not np.isfinite(log_ratio):
+        return "—"
+    return ("≥ " if bound else "") + f"{math.exp(log_ratio):.3g}"
+
+
+def definition1_counts(df, keys, first_seed):
+    """Counts of the Definition 1 statuses of the rows of `direction_rows`, per group of
+    `keys`: on the fixed window (the rows of `first_seed`, which carry it) and on the windows
+    set by the loss (every row); one row per group and window, a column per status."""
+    import pandas as pd
+    rows = []
+    for key, g in df.groupby(list(keys), sort=False):
+        lab = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        fx = g.loc[g["seed"] == first_seed, "fixed_def1"].dropna().to_numpy(object)
+        for window, st in (("fixed (first seed)", fx), ("set by the loss",
+                                                        g["def1"].to_numpy(object))):
+            counts = status_table(st)
+            rows.append({**lab, "window": window,
+                         **{k[2:].replace("_", " "): v for k, v in counts.items()}})
+    return pd.DataFrame(rows)
+
+
+def ratio_axis(ax, threshold: float = asymmetry.ASYMMETRY_RATIO) -> None:
+    """A log-scaled y axis for ratios with plain tick labels (1, 1.5, 2, 3, ...) and the
+    book's threshold as a dashed line."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+    ax.set_yscale("log")
+    ax.axhline(threshold, color="k", ls="--", lw=1)
+    lo, hi = ax.get_ylim()
+    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100, 1000)
+             if lo * 0.99 <= t <= hi * 1.01]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def next_starts(rows, fractions=asymmetry.LEVEL_FRACTIONS, *, reach: float, ratio: float,
+                default=(0, 0), keys=("kind", "subset")) -> dict:
+    """{(kind, subset): (k_lo, k_hi)} for rows of `direction_rows`: the lattice span of every
+    crossing their directions found (`crossing_span`), where the next network's scan of the
+    same kind of direction should start."""
+    out = {}
+    for key in dict.fromkeys(tuple(r[k] for k in keys) for r in rows):
+        mine = [r for r in rows if tuple(r[k] for k in keys) == key]
+        out[key] = crossing_span([r[f"d_minus_{f:g}"] for r in mine for f in fractions],
+                                 [r[f"d_plus_{f:g}"] for r in mine for f in fractions],
+                                 reach, ratio, default)
+    return out
+
+
+def verdict_row(v, networks) -> dict:
+    """A table row for a finding decided over networks: the ratio (exp of the mean log ratio)
+    with its interval, networks at or above the threshold, directions at or above it over all
+    networks (`networks`: the rows of a `network_table` behind it), censored directions, the
+    verdict."""
+    n = networks
+    return {"ratio": math.exp(v.estimate), "95% CI": "{:.3g} to {:.3g}".format(*np.exp(v.ci)),
+            "seeds ≥ threshold": f"{v.sign_count} of {v.n_units}",
+            "directions ≥ threshold": f"{round((n['share_asymmetric'] * n['n']).sum())} of "
+                                      f"{n['n'].sum()}",
+            "censored": int(n[["n_lower_bound", "n_undetermined",
+                               "n_level_not_reached"]].to_numpy().sum()),
+            "verdict": v.verdict}
+
+
+def left_out(networks, label: str) -> list:
+    """'label, seed s: reason' for every network of a `network_table` without a value."""
+    return [f"{label}, seed {r.seed}: {r.reason}" for r in networks.itertuples()
+            if not np.isfinite(r.value)]
+
+
+# ---- figures ---------------------------------------------------------------------------------
+
+
+def _select(table, **select):
+    for col, v in select.items():
+        table = table[table[col] == v]
+    return table
+
+
+def figure_curves(df, panels, kinds, seed, *, xlabel: str, fractions=asymmetry.LEVEL_FRACTIONS,
+                  main: float = asymmetry.LEVEL_FRACTION, colour: str = "C0"):
+    """Rows of `panels` (recipe, bn_mode, row label), one column per direction kind: the
+    first direction of that kind for training seed `seed`, from the rows of
+    `direction_rows` in `df`, drawn by `draw_curve` with its level-window ratio as title."""
+    import matplotlib.pyplot as plt
+
+    from . import plots
+    fig, axes = plt.subplots(len(panels), len(kinds), squeeze=False,
+                             figsize=plots.figsize(len(panels), 2.6))
+    for r, (recipe, mode, label) in enumerate(panels):
+        for c, kind in enumerate(kinds):
+            row = _select(df, recipe=recipe, bn_mode=mode, kind=kind, subset="all",
+                          seed=seed).iloc[0]
+            ax = axes[r, c]
+            draw_curve(ax, row, fractions, main, colour)
+            ax.set_title(f"{kind}: ratio "
+                         + ratio_text(row[f"lr_{main:g}"], row[f"bound_{main:g}"]))
+            ax.set(xlabel=xlabel if r == len(panels) - 1 else "",
+                   ylabel=f"train loss\n{label}" if c == 0 else "")
+    return fig
+
+
+def figure_levels(table, series, kinds, seeds, fractions=asymmetry.LEVEL_FRACTIONS):
+    """The level-window ratio against the level fraction, one panel per kind (shared scale):
+    a dot per network of a `network_table`, a line per (recipe, bn_mode) of `series` through
+    the geometric means over `seeds`; the legend below the panels."""
+    import matplotlib.pyplot as plt
+
+    from . import plots
+    fig, axes = plt.subplots(1, len(kinds), sharey=True, squeeze=False,
+                             figsize=plots.figsize(1, 3.6))
+    for ax, kind in zip(axes[0], kinds):
+        for i, (recipe, mode) in enumerate(series):
+            per = np.exp([[seed_values(table, f, recipe=recipe, bn_mode=mode, kind=kind,
+                                       subset="all").get(s, np.nan) for f in fractions]
+                          for s in seeds])
+            x = np.asarray(fractions) + (i - (len(series) - 1) / 2) * 0.015
+            ax.plot(np.tile(x, (len(seeds), 1)).T, per.T, ".", color=f"C{i}", alpha=0.5)
+            ax.plot(x, np.exp(np.nanmean(np.log(per), 0)), "-", color=f"C{i}",
+                    label=f"{recipe} · {mode}")
+        ax.set(xlabel="level f", xticks=list(fractions), title=kind)
+        ratio_axis(ax)
+    axes[0, 0].set_ylabel("level-window ratio")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2,
+               fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * math.ceil(len(series) / 2) + 0.02, 1, 1))
+    return fig
+
+
+def figure_paired(table, columns, kinds, seeds, *, ylabel: str, colour: str = "C1",
+                  fraction: float = asymmetry.LEVEL_FRACTION):
+    """Each network's value on the columns (recipe, bn_mode, tick label), grey lines joining
+    the networks of one training seed, diamonds at the geometric means; a panel per kind."""
+    import matplotlib.pyplot as plt
+
+    from . import plots
+    fig, axes = plt.subplots(1, len(kinds), sharey=True, squeeze=False,
+                             figsize=plots.figsize(1, 3.2))
+    x = range(len(columns))
+    for ax, kind in zip(axes[0], kinds):
+        per = np.exp([[seed_values(table, fraction, recipe=r, bn_mode=m, kind=kind,
+                                   subset="all").get(s, np.nan) for r, m, _ in columns]
+                      for s in seeds])
+        ax.plot(x, per.T, "o-", color="grey", alpha=0.6, lw=1, ms=4)
+        ax.plot(x, np.exp(np.nanmean(np.log(per), 0)), "D", color=colour, ms=8)
+        ax.set_xticks(list(x), [c[2] for c in columns])
+        ax.set(title=kind, xlim=(-0.4, len(columns) - 0.6))
+        ratio_axis(ax)
+    axes[0, 0].set_ylabel(ylabel)
+    return fig

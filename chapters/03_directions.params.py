@@ -3,8 +3,7 @@ values of the smoke and paper profiles, and the rules between parameters. The de
 the chapter's `parameters` cell (the quick profile)."""
 from avalley import directions, landscape, recipes
 from avalley.book.chapters import RecipeName, RecipeNames, require
-from avalley.book.domains import (Budget, Choice, Count, DictOf, Int, ListOf, Positive,
-                                  Seeds)
+from avalley.book.domains import Budget, Choice, Count, DictOf, Int, ListOf, Positive, Seeds
 
 # models with BN: a `-bn` suffix, or always (PreResNet-164 and DenseNet-BC-100, as published)
 _ALWAYS_BN = ("preresnet164", "densenet-bc-100")

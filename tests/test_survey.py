@@ -237,3 +237,84 @@ def test_crossing_span():
     assert survey.crossing_span([0.5, 0.3], [1.0, np.inf], 1.0, r) == (-4, 0)
     assert survey.crossing_span([3.0], [1.5], 1.0, r) == (1, 4)
     assert survey.crossing_span([np.nan], [0.0], 1.0, r, default=(-4, 0)) == (-4, 0)
+
+
+# ---- tables and figures for a chapter -----------------------------------------------------
+
+def synthetic_scan(slopes, reach=4.0):
+    """A DirectionScan of V-shaped curves (slope towards -u, slope towards +u)."""
+    steps = survey.geometric_steps(reach, 25, 256)
+    curves = [(steps, vee(steps, sp, sm)) for sm, sp in slopes]
+    return survey.DirectionScan(curves, np.ones(len(slopes)), 0.1, 1, 1 + 50 * len(slopes))
+
+
+def table_rows():
+    rows = []
+    for s, slopes in ((0, [(3.0, 1.0), (4.0, 1.0), (1.0, 1.0)]),
+                      (1, [(2.5, 1.0), (1.0, 6.0), (1.1, 1.0)]),
+                      (2, [(0.001, 0.001), (0.001, 0.002), (2.0, 1.0)])):
+        labels = [{"recipe": "net", "seed": s, "bn_mode": "eval", "kind": "gaussian",
+                   "subset": "all", "direction": j} for j in range(3)]
+        rows += survey.direction_rows(synthetic_scan(slopes), labels, CHANCE,
+                                      fixed_reach=4.0 if s == 0 else None)
+    return rows
+
+
+def test_direction_rows_and_network_table():
+    import pandas as pd
+    rows = table_rows()
+    assert len(rows) == 9 and rows[0]["fixed_def1"] in survey.DEF1_STATUSES
+    assert "fixed_def1" not in rows[3]
+    assert rows[0]["lr_0.5"] == pytest.approx(math.log(3.0))
+    assert rows[4]["flat_0.5"] == -1                    # steeper towards +u: the flat side is -u
+    df = pd.DataFrame(rows)
+    t = survey.network_table(df, ["recipe", "bn_mode", "kind", "subset"])
+    assert len(t) == 3 * 3                                # 3 networks x 3 levels
+    v = survey.seed_values(t, recipe="net", kind="gaussian")
+    assert v[0] == pytest.approx(math.log(3.0)) and v[1] == pytest.approx(math.log(2.5))
+    assert math.isnan(v[2])                               # 2 of 3 directions never reach a level
+    net2 = t[(t["seed"] == 2) & np.isclose(t["fraction"], 0.5)]
+    assert survey.left_out(net2, "net") == [f"net, seed 2: {net2['reason'].iloc[0]}"]
+    verdict = survey.decide_values(v, "median log ratio", null=math.log(2))
+    assert verdict.n_units == 2 and verdict.sign_count == 2
+    row = survey.verdict_row(verdict, t[np.isclose(t["fraction"], 0.5)])
+    assert row["seeds ≥ threshold"] == "2 of 2" and row["verdict"] == verdict.verdict
+    assert row["directions ≥ threshold"] == "5 of 9"
+    counts = survey.definition1_counts(df, ["recipe", "bn_mode", "kind"], 0)
+    assert list(counts["window"]) == ["fixed (first seed)", "set by the loss"]
+    assert counts[list(survey.DEF1_STATUSES)].sum(axis=1).tolist() == [3, 9]
+
+
+def test_paired_and_unmeasurable_values():
+    a, b = {0: 1.0, 1: 1.2, 2: np.nan}, {0: 0.5, 1: 0.4, 2: 0.1}
+    v = survey.paired_values(a, b, "difference")
+    assert v.n_units == 2 and v.estimate == pytest.approx(0.65)
+    none = survey.paired_values({0: np.nan}, {0: 1.0}, "difference")
+    assert none.verdict == "inconclusive" and none.n_units == 0
+    assert survey.decide_values({0: np.nan}, "x").reason == "no network has a value"
+
+
+def test_next_starts():
+    rows = table_rows()[:3]
+    st = survey.next_starts(rows, reach=4.0, ratio=2 ** 0.5, default=(-4, 0))
+    k_lo, k_hi = st["gaussian", "all"]
+    d = [r[f"d_{s}_{f:g}"] for r in rows for s in ("minus", "plus") for f in (0.25, 0.5, 0.75)]
+    assert 4.0 * 2 ** (k_lo / 2) <= min(d) and 4.0 * 2 ** (k_hi / 2) >= max(d)
+
+
+def test_figures_draw(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    df = pd.DataFrame(table_rows())
+    t = survey.network_table(df, ["recipe", "bn_mode", "kind", "subset"])
+    for fig in (survey.figure_curves(df, [("net", "eval", "eval")], ["gaussian"], 0,
+                                     xlabel="l"),
+                survey.figure_levels(t, [("net", "eval")], ["gaussian"], [0, 1, 2]),
+                survey.figure_paired(t, [("net", "eval", "a")], ["gaussian"], [0, 1, 2],
+                                     ylabel="ratio")):
+        fig.savefig(tmp_path / "f.png")
+        plt.close(fig)
+    assert survey.ratio_text(math.log(2.5), True) == "≥ 2.5"
+    assert survey.ratio_text(float("nan"), False) == "—"
