@@ -31,6 +31,7 @@ where the steeper side first reaches two levels.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,7 +204,8 @@ def scan_levels(model, dirs: list[Direction], train, chance: float, *, units=Non
     the centre and the first point, when `max_rounds` ran out); a side that never reaches a
     level is censored, which `asymmetry.level_windows` reports as a bound.
     Returns a DirectionScan whose curves have their own steps; meta['rounds'] is the number
-    of rounds that evaluated something."""
+    of rounds that evaluated something, meta['seconds'] the time the scan took."""
+    t0 = time.time()
     units = _units(units, len(dirs))
     starts = [tuple(start)] * len(dirs) if np.ndim(start) == 1 else [tuple(x) for x in start]
     if len(starts) != len(dirs) or any(len(x) != 2 or x[0] > x[1] for x in starts):
@@ -258,7 +260,8 @@ def scan_levels(model, dirs: list[Direction], train, chance: float, *, units=Non
                           + [have[i][1][k] for k in ks_p])
         curves.append((steps, losses))
     meta = {**_meta(model, dirs, bn_mode, bn_batch, train, bn_data), "rounds": rounds,
-            "reach": reach, "ratio": ratio, "fractions": fr.tolist()}
+            "reach": reach, "ratio": ratio, "fractions": fr.tolist(),
+            "seconds": time.time() - t0}
     return DirectionScan(curves, units, centre, calls, points, meta)
 
 
@@ -302,12 +305,13 @@ def weights_norm(model, subset: str = "all") -> float:
 
 
 def _curves(curves):
-    """A list of (steps, losses) pairs from a DirectionScan, a list of pairs, or one shared
-    grid with a 2-D array of losses (steps, losses)."""
+    """A list of (steps, losses) pairs from a DirectionScan, a list of pairs, or a tuple
+    (steps, losses) of one grid and an array of losses (1-D: one curve; 2-D: one per row)."""
     if isinstance(curves, DirectionScan):
         return curves.curves
-    if isinstance(curves, tuple) and len(curves) == 2 and np.ndim(curves[1]) == 2:
-        return [(np.asarray(curves[0], float), y) for y in np.asarray(curves[1], float)]
+    if isinstance(curves, tuple) and len(curves) == 2 and isinstance(curves[1], np.ndarray):
+        steps = np.asarray(curves[0], float)
+        return [(steps, y) for y in np.atleast_2d(np.asarray(curves[1], float))]
     return [(np.asarray(s, float), np.asarray(y, float)) for s, y in curves]
 
 
@@ -437,8 +441,8 @@ def direction_rows(scan: DirectionScan, labels: list, chance: float,
     curve (steps, loss, centre, chance), and for every level fraction f the keys lr_f (log
     ratio), bound_f, status_f, d_minus_f, d_plus_f, flat_f; Definition 1 on the windows set
     by the loss (def1, def1_c); with `fixed_reach`, also on the fixed window
-    (reach/2, reach) (fixed_def1), the rise ratio at ±reach (fixed_ratio) and the higher of
-    the two losses there (fixed_top). Ready for a DataFrame."""
+    (reach/2, reach) (fixed_def1, fixed_def1_c), the rise ratio at ±reach (fixed_ratio) and
+    the higher of the two losses there (fixed_top). Ready for a DataFrame."""
     if len(labels) != len(scan.curves):
         raise ValueError(f"{len(scan.curves)} curves but {len(labels)} labels")
     fr = np.atleast_1d(np.asarray(fractions, dtype=float))
@@ -452,7 +456,8 @@ def direction_rows(scan: DirectionScan, labels: list, chance: float,
         row = {**lab, "steps": steps, "loss": y, "centre": scan.centre, "chance": chance,
                "def1": d1["status"][i], "def1_c": d1["largest_c"][i]}
         if fixed_reach is not None:
-            row.update(fixed_def1=d1f["status"][i], fixed_ratio=fixed[i],
+            row.update(fixed_def1=d1f["status"][i], fixed_def1_c=d1f["largest_c"][i],
+                       fixed_ratio=fixed[i],
                        fixed_top=float(np.max(np.interp([-fixed_reach, fixed_reach], steps, y))))
         for q, f in enumerate(fr):
             row.update({f"{k}_{f:g}": lv[v][i, q] for k, v in
@@ -530,31 +535,36 @@ def ratio_text(log_ratio: float, bound: bool) -> str:
 def definition1_counts(df, keys, first_seed):
     """Counts of the Definition 1 statuses of the rows of `direction_rows`, per group of
     `keys`: on the fixed window (the rows of `first_seed`, which carry it) and on the windows
-    set by the loss (every row); one row per group and window, a column per status."""
+    set by the loss (every row); one row per group and window, a column per status, and the
+    median largest c over the counted curves (`asymmetry.largest_c`)."""
     import pandas as pd
     rows = []
     for key, g in df.groupby(list(keys), sort=False):
         lab = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         fx = g.loc[g["seed"] == first_seed, "fixed_def1"].dropna().to_numpy(object)
-        for window, st in (("fixed (first seed)", fx), ("set by the loss",
-                                                        g["def1"].to_numpy(object))):
+        fc = g.loc[g["seed"] == first_seed, "fixed_def1_c"].to_numpy(float) \
+            if "fixed_def1_c" in g else np.full(len(fx), np.nan)
+        for window, st, cs in (("fixed (first seed)", fx, fc),
+                               ("set by the loss", g["def1"].to_numpy(object),
+                                g["def1_c"].to_numpy(float))):
             counts = status_table(st)
             rows.append({**lab, "window": window,
-                         **{k[2:].replace("_", " "): v for k, v in counts.items()}})
+                         **{k[2:].replace("_", " "): v for k, v in counts.items()},
+                         "median largest c": float(asymmetry.quantile(cs, 0.5))})
     return pd.DataFrame(rows)
 
 
 def ratio_axis(ax, threshold: float = asymmetry.ASYMMETRY_RATIO) -> None:
     """A log-scaled y axis for ratios with plain tick labels (1, 1.5, 2, 3, ...) and the
     book's threshold as a dashed line."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
     ax.set_yscale("log")
     ax.axhline(threshold, color="k", ls="--", lw=1)
     lo, hi = ax.get_ylim()
     ticks = [t for t in (1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100, 1000)
              if lo * 0.99 <= t <= hi * 1.01]
     ax.yaxis.set_major_locator(FixedLocator(ticks))
-    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 

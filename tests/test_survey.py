@@ -170,7 +170,7 @@ def vee(steps, flat, sharp, centre=0.1, ceiling=None):
 def test_level_ratios_recover_the_slope_ratio_at_every_level():
     steps = survey.geometric_steps(4.0, 25, 256)
     curves = np.stack([vee(steps, 1.0, c) for c in (1.0, 3.0, 8.0)])
-    r = survey.level_ratios(steps, curves, CHANCE)
+    r = survey.level_ratios((steps, curves), CHANCE)
     assert r["log_ratio"].shape == (3, 3)
     np.testing.assert_allclose(np.exp(r["log_ratio"]), [[1] * 3, [3] * 3, [8] * 3], rtol=1e-9)
     assert np.all(r["flat_side"][1:] == 1) and not r["bound"].any()
@@ -183,7 +183,7 @@ def test_level_ratio_ignores_a_ceiling_that_a_fixed_window_measures():
     steps = survey.geometric_steps(4.0, 25, 256)
     y = vee(steps, 1.0, 4.0, ceiling=None)
     y[steps < 0] = np.minimum(y[steps < 0], CHANCE)
-    r = survey.level_ratios(steps, y, CHANCE, [0.5])
+    r = survey.level_ratios((steps, y[None]), CHANCE, [0.5])
     assert math.exp(r["log_ratio"][0, 0]) == pytest.approx(4.0, rel=1e-9)
     assert r["flat_side"][0, 0] == 1
     assert asymmetry.flat_side(steps, y, 4.0) == -1        # the fixed window: wrong side
@@ -212,7 +212,7 @@ def test_definition1_windows():
                        vee(steps, 1.0, 1.2),                     # not asymmetric
                        vee(steps, 0.01, 0.02),                    # never reaches the level
                        vee(steps, 0.0, 4.0)])                    # flat side does not rise
-    d = survey.definition1_windows(steps, curves, CHANCE)
+    d = survey.definition1_windows((steps, curves), CHANCE)
     assert list(d["status"]) == ["asymmetric", "not asymmetric", "no window",
                                  "flat side descends"]
     assert d["largest_c"][0] == pytest.approx(4.0)
@@ -228,7 +228,7 @@ def test_definition1_fixed_catches_a_side_at_chance():
     steps = survey.geometric_steps(4.0, 25, 256)
     y = vee(steps, 20.0, 0.3)
     y[steps > 0] = np.minimum(y[steps > 0], CHANCE * 0.99)       # a side sitting at chance
-    d = survey.definition1_fixed(steps, y[None], CHANCE, 2.0, 4.0)
+    d = survey.definition1_fixed((steps, y[None]), CHANCE, 2.0, 4.0)
     assert list(d["status"]) == ["saturated"]
 
 
