@@ -23,6 +23,9 @@ from . import DATA_DIR
 from .errors import DatasetMissing, ParameterError
 
 DATASETS = ("digits", "mnist1d", "fashion-mnist", "cifar10", "cifar100")
+# (training, test) examples of each dataset in full (MNIST-1D: the package's default sizes)
+SIZES = {"digits": (1347, 450), "mnist1d": (4000, 1000), "fashion-mnist": (60000, 10000),
+         "cifar10": (50000, 10000), "cifar100": (50000, 10000)}
 
 FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

@@ -151,13 +151,34 @@ def regime(recipe: Recipe, baseline: dict, last_iterate: dict) -> dict:
     return out
 
 
-def get(name: str, seed: int = 0, swa: bool = True, **overrides) -> Recipe:
-    """The shared recipe `name` for training seed `seed`; swa=False is its SGD baseline.
-    `overrides` replace single fields (a chapter that overrides one trains its own network,
-    outside the shared set)."""
+def shrink(fields: dict, scale: float) -> dict:
+    """A recipe's budget times `scale` (the chapters' `scale` parameter), nothing else
+    changed: epochs (at least 1) and the SWA start with them, training images to at least
+    two batches and test images to at least one (and at least one per class, for the
+    stratified subsets)."""
+    if scale >= 1:
+        return fields
+    epochs = max(1, round(fields["epochs"] * scale))
+    full_train, full_test = data.SIZES[fields["dataset"]]
+    classes = 100 if fields["dataset"] == "cifar100" else 10
+    batch = fields.get("batch_size", 128)
+    out = dict(fields, epochs=epochs,
+               n_train=max(2 * batch, classes, round((fields.get("n_train") or full_train)
+                                                     * scale)),
+               n_test=max(batch, classes, round((fields.get("n_test") or full_test) * scale)))
+    if fields.get("swa_start") is not None:
+        out["swa_start"] = min(epochs, max(1, round(fields["swa_start"] * scale)))
+    return out
+
+
+def get(name: str, seed: int = 0, swa: bool = True, scale: float = 1.0,
+        **overrides) -> Recipe:
+    """The shared recipe `name` for training seed `seed`; swa=False is its SGD baseline;
+    scale < 1 shrinks its budget (`shrink`). `overrides` replace single fields (a chapter
+    that overrides one trains its own network, outside the shared set)."""
     if name not in _RECIPES:
         raise ParameterError(f"Unknown recipe {name!r}. Valid recipes: {', '.join(RECIPES)}.")
-    fields = dict(_RECIPES[name], seed=seed, **overrides)
+    fields = shrink(dict(_RECIPES[name], seed=seed, **overrides), scale)
     if not swa:
         fields["swa_start"] = None
     unknown = set(fields) - {f.name for f in dataclasses.fields(Recipe)}

@@ -2,7 +2,7 @@
 the smoke and paper profiles, and the rules between parameters. The defaults are the
 chapter's `parameters` cell."""
 from avalley.book.chapters import RecipeNames, require
-from avalley.book.domains import Choice, Count, Float, Int, ListOf, Positive, Seeds
+from avalley.book.domains import Budget, Choice, Count, Float, Int, ListOf, Positive, Seeds
 
 ENDS = ("after_swa", "baseline", "last")
 DOMAINS = {
@@ -13,15 +13,15 @@ DOMAINS = {
     "segment_length": Positive(),
     "sim_lr": Positive(),
     "sim_noise": Positive(),
-    "sim_runs": Count(2),
-    "sim_steps": Count(),
-    "sim_burn_in": Int(ge=0),
+    "sim_runs": Budget(Count(2), minimum=100),
+    "sim_steps": Budget(Count(), minimum=20),
+    "sim_burn_in": Budget(Int(ge=0), minimum=2),
     "recipe_names": RecipeNames(),
     "seeds": Seeds(),
     "after_lr": Positive(),
-    "after_epochs": Count(),
+    "after_epochs": Budget(Count()),
     "line_to": Choice(ENDS),
-    "line_points": Int(ge=6),
+    "line_points": Budget(Int(ge=6), minimum=6, step=5),
     "contrast_to": Choice(ENDS + ("none",)),
 }
 PROFILES = {
@@ -41,3 +41,8 @@ def rules(p):
     require((p["line_points"] - 1) % 5 == 0,
             f"line_points = {p['line_points']} must be 5k + 1 (6, 11, 21, ..., 201), so that "
             "t = 0 (SWA) and t = 1 (the SGD end) lie on the grid over [-2, 3].")
+
+
+PAPER_TIME = ("the paper's PreResNet-164 on CIFAR-10, 3 seeds: about 6 GPU-hours of training "
+              "on one A100-class GPU, then about an hour of lines and SGD after SWA; "
+              "`python -m avalley paper --plan` gives the estimate for your choice")

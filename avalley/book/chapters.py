@@ -34,7 +34,7 @@ COMMON = {"profile": Choice(PROFILES, "one of the profiles"),
           # as a Budget) and changes nothing else: proves a profile's code path cheaply
           "scale": Float(gt=0, le=1)}
 
-_CELL = re.compile(r"```\{code-cell\}[^\n]*\n:tags: \[parameters\]\n(.*?)```", re.S)
+_CELL = re.compile(r"```\{code-cell\}[^\n]*\n:tags: \[parameters[^\]]*\]\n(.*?)```", re.S)
 
 
 class RecipeName(Choice):
@@ -57,6 +57,7 @@ class Declaration:
     domains: dict               # name -> Domain
     profiles: dict              # profile -> values that differ from the defaults
     rules: object = None        # callable(p) or None
+    paper_time: str | None = None   # what the paper profile costs, in words (rerun box)
 
 
 def chapter_files(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
@@ -113,7 +114,8 @@ def declaration(chapter: str, chapters_dir: Path = CHAPTERS_DIR) -> Declaration:
             f"the cell: {sorted(set(domains) - set(defaults))}; in the cell but not declared: "
             f"{sorted(set(defaults) - set(domains))}.")
     return Declaration(chapter, path, defaults, helps, domains,
-                       getattr(mod, "PROFILES", {}), getattr(mod, "rules", None))
+                       getattr(mod, "PROFILES", {}), getattr(mod, "rules", None),
+                       getattr(mod, "PAPER_TIME", None))
 
 
 def require(condition: bool, message: str) -> None:

@@ -31,7 +31,7 @@ from ..atomic import jsonable, write_bytes, write_json, write_npz
 from ..errors import CheckFailed
 from ..runtime import Runtime, setup
 from ..verdicts import Verdict
-from . import chapters
+from . import chapters, page
 
 
 def runs_dir() -> Path:
@@ -131,11 +131,19 @@ class ChapterRun:
         return path
 
     def finish(self):
-        """Save, drop the saved steps, and raise if any check failed; returns the claims
-        table for the page."""
+        """Save, drop the saved steps, glue the page's "rerun this chapter" box (key
+        CHAPTER_rerun), and raise if any check failed; returns the claims table for the
+        page."""
         path = self.save()
         shutil.rmtree(self.partial_dir, ignore_errors=True)   # the run is complete
         print(f"results written to {path}", file=sys.stderr)  # not on the rendered page
+        urls = page.publish(self.chapter, self.profile, [path, self.out_dir / "arrays.npz"])
+        env = self.runtime.environment()
+        paper_time = chapters.declaration(self.chapter).paper_time \
+            if self.chapter in chapters.chapter_ids() else None
+        glue(f"{self.chapter}_rerun", _markdown(page.rerun_box(
+            self.chapter, self.parameters, env["wall_seconds"], env["device_name"], urls,
+            paper_time)))
         failed = [c for c in self.claims if c["kind"] == "check" and not c["holds"]]
         if failed:
             raise CheckFailed("check(s) failed: " + "; ".join(
@@ -180,7 +188,13 @@ def start(chapter: str, namespace: dict) -> ChapterRun:
     names = chapters.declaration(chapter).defaults
     values = chapters.validate(chapter, {k: namespace[k] for k in names if k in namespace})
     rt = setup(device=values["device"], seed=values["seed"])
+    glue(f"{chapter}_banner", _markdown(page.banner(chapter, values, rt.environment())))
     return ChapterRun(chapter=chapter, parameters=values, runtime=rt)
+
+
+def _markdown(text: str):
+    from IPython.display import Markdown
+    return Markdown(text)
 
 
 def load(chapter: str, profile: str = "quick") -> dict:
