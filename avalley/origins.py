@@ -63,7 +63,9 @@ def level_search(evaluate, n_curves: int, centre, chance: float,
     """Samples of `n_curves` loss curves f_j(l), l in [−reach, reach], placed for the level
     windows: on each side, distances start·grow^k (capped at `reach`) until the loss first
     reaches the level L(0) + fraction·(chance − L(0)) (the level of
-    `asymmetry.level_windows`), then `refine` bisections of the last step. A side that stays
+    `asymmetry.level_windows`), then `refine` bisections of the last step. When the loss at
+    `start` is already at the level, the distances shrink instead, start/grow^k, until one is
+    below it (down to reach·1e-6), and the bisection follows as before. A side that stays
     below the level up to `reach` stops there (the windows call it censored).
 
     evaluate(idx, ls) -> losses: the losses of curves idx (int array) at steps ls (float
@@ -99,12 +101,13 @@ def level_search(evaluate, n_curves: int, centre, chance: float,
     lo = np.zeros(2 * n_curves)        # last distance below the level
     hi = np.full(2 * n_curves, np.nan)  # first distance at or above it
     left = np.full(2 * n_curves, int(refine))
-    phase = np.zeros(2 * n_curves, int)   # 0 expanding, 1 bisecting, 2 done
+    phase = np.zeros(2 * n_curves, int)   # 0 expanding, 1 bisecting, 2 done, 3 shrinking
+    floor = reach * 1e-6
     samples = [([0.0], [float(centre[c])]) for c in range(n_curves)]
     evals = np.zeros(n_curves, int)
-    while np.any(phase < 2):
-        act = np.flatnonzero(phase < 2)
-        x = np.where(phase[act] == 0, nxt[act], (lo[act] + hi[act]) / 2)
+    while np.any(phase != 2):
+        act = np.flatnonzero(phase != 2)
+        x = np.where(phase[act] == 1, (lo[act] + hi[act]) / 2, nxt[act])
         f = np.asarray(evaluate(curve[act], side[act] * x), dtype=float).reshape(-1)
         if f.shape != x.shape:
             raise ValueError(f"evaluate returned {f.shape[0]} losses for {x.shape[0]} steps")
@@ -115,7 +118,15 @@ def level_search(evaluate, n_curves: int, centre, chance: float,
             samples[c][1].append(float(fi))
             evals[c] += 1
             above = fi >= lvl[p]
-            if phase[p] == 0:
+            if phase[p] == 3 or (phase[p] == 0 and above and lo[p] == 0):
+                # shrinking: every distance tried so far is at or above the level
+                if above and xi > floor:
+                    hi[p], nxt[p], phase[p] = xi, xi / grow, 3
+                elif above:
+                    hi[p], phase[p] = xi, 1 if left[p] > 0 else 2
+                else:
+                    lo[p], phase[p] = xi, 1 if left[p] > 0 else 2
+            elif phase[p] == 0:
                 if above:
                     hi[p] = xi
                     phase[p] = 1 if left[p] > 0 else 2
@@ -143,8 +154,11 @@ def windows(curve: Curve, chance: float, fraction: float = asymmetry.LEVEL_FRACT
     """`asymmetry.level_windows` of one sampled curve at one level, with the signed log
     ratio log(d+/d−) added: positive when the +u side is the flat one (its window is longer);
     NaN unless the status is "measured" or "lower bound" (then it is a bound on |log ratio|,
-    from the side that did not reach the level)."""
-    w = asymmetry.level_windows(curve.ls, curve.losses, chance, fraction)
+    from the side that did not reach the level). Values are plain Python scalars."""
+    raw = asymmetry.level_windows(curve.ls, curve.losses, chance, fraction)
+    # one curve, one level: plain Python scalars
+    w = {k: (str(v) if k in ("status", "verdict") else bool(v) if k.startswith("censored")
+             else int(v) if k == "flat_side" else float(v)) for k, v in raw.items()}
     has = w["status"] in (asymmetry.MEASURED, asymmetry.LOWER_BOUND)
     w["signed_log_ratio"] = float(np.log(w["d_plus"] / w["d_minus"])) if has else math.nan
     return w
@@ -152,12 +166,13 @@ def windows(curve: Curve, chance: float, fraction: float = asymmetry.LEVEL_FRACT
 
 def next_start(w: dict, reach: float, default: float | None = None) -> float:
     """A first distance for the next search of a similar curve (the same direction family on
-    another network, say): half the shorter window of `w`, within [reach/256, reach]; or
+    another network, say): 0.7 times the shorter window of `w`, within [reach/256, reach], so
+    that with steps doubling the first two distances bracket a crossing like it; or
     `default` (reach/64 when None) when `w` has no window on both sides."""
     fallback = reach / 64 if default is None else default
     if w["status"] not in (asymmetry.MEASURED, asymmetry.LOWER_BOUND):
         return fallback
-    return float(np.clip(0.5 * min(w["d_minus"], w["d_plus"]), reach / 256, reach))
+    return float(np.clip(0.7 * min(w["d_minus"], w["d_plus"]), reach / 256, reach))
 
 
 # ---- losses along many directions of one network ----------------------------------------
@@ -302,6 +317,11 @@ class Spec:
                                  "one.")
 
     @property
+    def kind(self) -> tuple:
+        """Everything but the seed: specs of one kind are draws of one distribution."""
+        return (self.family, self.group, self.noise, self.rho)
+
+    @property
     def label(self) -> str:
         if self.family == "uniform":
             return "U(0,1)"
@@ -322,6 +342,35 @@ class Spec:
                                                normalize)
         return directions.sign_matched(model, self.noise, self.rho, self.group, self.seed,
                                        normalize)
+
+
+def probe(model: nn.Module, specs: list[Spec], x: torch.Tensor, y: torch.Tensor,
+          chance: float, *, reach: float = 4.0, refine: int = 2, grow: float = 2.0,
+          starts: dict | None = None, bn_mode: str = "eval", bn_batch: int = 128,
+          normalize: str = "weights",
+          fraction: float = asymmetry.LEVEL_FRACTION) -> tuple[list[dict], dict]:
+    """The level windows of the training loss (on x, y) along every direction of `specs`
+    through the model's weights: the directions (scaled by `normalize`; with "weights", l is
+    in units of the norm of the group's weights), `level_search` over l in [−reach, reach]
+    through `LineLosses`, and `windows` on each curve.
+
+    starts: Spec.kind -> a first distance (e.g. `next_start` of the same kind on another
+    network); reach/64 for a kind it lacks. Returns one record per spec (spec, agreement:
+    the direction's sign agreement with the group's weights, windows, curve,
+    signed_log_ratio, n_evals) and the run's totals (centre loss, points evaluated through
+    the engine and on the classifier's inputs)."""
+    dirs = [s.make(model, normalize) for s in specs]
+    ev = LineLosses(model, dirs, x, y, bn_mode=bn_mode, bn_batch=bn_batch)
+    c0 = ev.centre()
+    first = [float((starts or {}).get(s.kind, reach / 64)) for s in specs]
+    curves = level_search(ev, len(dirs), c0, chance, fraction, first, reach, grow, refine)
+    out = []
+    for s, d, c in zip(specs, dirs, curves):
+        w = windows(c, chance, fraction)
+        out.append({"spec": s, "agreement": directions.sign_agreement(d, model, s.group),
+                    "windows": w, "curve": c, "signed_log_ratio": w["signed_log_ratio"],
+                    "n_evals": c.n_evals})
+    return out, {"centre": c0, "n_points": ev.n_points, "n_fast": ev.n_fast}
 
 
 def positive_share(model: nn.Module, group: str = "bn-weight") -> float | None:
