@@ -440,11 +440,11 @@ def sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, k: int = 2,
               batch_size: int = 128) -> Sharpness:
     """The Hessian of the mean training loss on (x, y), BN in eval mode: its top k
     eigenvalues by `steps` Lanczos steps (each with its measured residual: an eigenvalue lies
-    within it), and its trace with the Ritz vectors deflated (`curvature.deflated_trace`,
+    within it), and its trace with the Lanczos basis deflated (`curvature.deflated_trace`,
     `probes` probes). The seed fixes the Lanczos start and the probes, so two solutions
     measured with one seed share them. Costs steps + k + probes Hessian-vector products."""
     H = Hessian(model, x, y, batch_size=batch_size)
-    eig = top_eigenvalues(H, k=k, steps=steps, seed=seed)
+    eig = top_eigenvalues(H, k=k, steps=steps, seed=seed, keep_basis=True)
     tr = deflated_trace(H, eig, probes=probes, seed=seed)
     return Sharpness(H.loss(), eig.values, eig.residuals, tr.mean, tr.stderr, eig.steps,
                      eig.steps + len(eig.values) + probes,

@@ -290,6 +290,22 @@ def test_deflated_trace_is_unbiased_and_beats_plain_hutchinson():
     assert t.stderr == pytest.approx(float(samples.std() / math.sqrt(5)))
 
 
+def test_deflating_the_whole_basis_beats_the_top_vectors():
+    a = spectrum_with_outliers()
+    op = Matrix(a)
+    top = top_eigenvalues(op, k=1, steps=6, seed=0)
+    whole = top_eigenvalues(op, k=1, steps=6, seed=0, keep_basis=True)
+    assert whole.basis.shape == (6, 60) and top.basis is None
+    assert torch.allclose(whole.basis @ whole.basis.T, torch.eye(6, dtype=torch.float64),
+                          atol=1e-10)
+    true = float(a.trace())
+    runs = {name: [deflated_trace(op, e, probes=3, seed=s).mean for s in range(300)]
+            for name, e in (("top", top), ("whole", whole))}
+    for v in runs.values():
+        assert abs(np.mean(v) - true) < 4 * np.std(v) / math.sqrt(300)
+    assert np.std(runs["whole"]) < np.std(runs["top"])
+
+
 def test_deflated_trace_is_exact_when_the_ritz_vectors_span_everything():
     a = spectrum_with_outliers(n=12)
     eig = top_eigenvalues(Matrix(a), k=12, steps=12, seed=0)
