@@ -467,6 +467,42 @@ def along(model: nn.Module, u: directions.Direction, x: torch.Tensor, y: torch.T
             "norm": norm, "loss": H.loss()}
 
 
+def line_ends(model_a: nn.Module, model_b: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              h: float = 0.25, bn_mode: str = "recompute", bn_batch: int = 128,
+              bn_data: torch.Tensor | None = None) -> dict:
+    """The training loss (on x, y) on the line w(t) = w_a + t (w_b − w_a) around its two ends,
+    at t = −h, 0, h and 1 − h, 1, 1 + h (the landscape engine, BN mode `bn_mode`; with
+    "recompute", the paper's protocol, the statistics are re-estimated at every point on
+    `bn_data` in batches of `bn_batch`, so t = 0 and t = 1 are the two solutions as they were
+    evaluated), and the slope and curvature at each end by central differences, in units of
+    t: slope_a = (L(h) − L(−h)) / 2h, curvature_a = (L(h) − 2 L(0) + L(−h)) / h², and the
+    same at t = 1 (slope_b, curvature_b). distance: ‖w_b − w_a‖ (divide a slope by it, a
+    curvature by its square, for units of weight distance). In "eval" mode every point keeps
+    model_a's statistics, so t = 1 is not model_b as evaluated on its own."""
+    if not 0 < h < 0.5:
+        raise ParameterError(f"h must lie in (0, 1/2), so that the two ends' points stay "
+                             f"apart; got {h}.")
+    u = directions.between(model_a, model_b)
+    ts = np.array([-h, 0.0, h, 1 - h, 1.0, 1 + h])
+    sc = landscape.line(model_a, u, ts, (x, y), (x[:1], y[:1]), bn_mode=bn_mode,
+                        bn_batch=bn_batch, bn_data=bn_data)
+    L = sc.train_loss.astype(float)
+    return {"ts": ts, "losses": L, "distance": u.norm, "bn_mode": bn_mode,
+            "slope_a": (L[2] - L[0]) / (2 * h), "curvature_a": (L[2] - 2 * L[1] + L[0]) / h ** 2,
+            "slope_b": (L[5] - L[3]) / (2 * h),
+            "curvature_b": (L[5] - 2 * L[4] + L[3]) / h ** 2}
+
+
+def group_norm(model: nn.Module, group: str = "conv") -> float:
+    """The norm of the weights of a parameter group (avalley.directions.SUBSETS). For weights
+    that feed a BN layer (every convolution of the book's convnets), scaling them by α, with
+    the running statistics, leaves the function unchanged and scales their Hessian block by
+    1/α² (Dinh et al. 2017): a smaller norm reads as a sharper minimum."""
+    mask = directions.subset_mask(model, group)
+    return float(torch.cat([p.detach().reshape(-1).double().cpu()
+                            for n, p in model.named_parameters() if mask[n]]).norm())
+
+
 # ---- which explanation -------------------------------------------------------------------
 
 

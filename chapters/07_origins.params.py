@@ -27,6 +27,7 @@ DOMAINS = {
     "lanczos_steps": Budget(Count(2), minimum=3),
     "top_k": Count(),
     "trace_probes": Budget(Count(2), minimum=2),
+    "line_step": Float(gt=0, lt=0.5),
     "dense_points": Budget(Int(ge=11, odd=True), minimum=11, step=2),
     "residual_limit": Float(gt=0, le=1),
 }

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from avalley import asymmetry, landscape, models, origins, recipes
 from avalley.curvature import deflated_trace, hutchinson_trace, top_eigenvalues
-from avalley.directions import random_direction, sign_agreement, sign_matched
+from avalley.directions import between, random_direction, sign_agreement, sign_matched
 from avalley.errors import ParameterError
 
 
@@ -445,3 +445,53 @@ def test_level_search_shrinks_from_a_start_beyond_the_crossing():
         assert w["d_plus"] == pytest.approx(0.25, rel=1 / 16)
     ls = far.ls[far.ls > 0]
     assert ls.max() == 3.0 and np.sum(ls < 0.25) >= 1     # it came down from 3 to below 1/4
+
+
+@pytest.mark.parametrize("bn_mode", ["recompute", "eval"])
+def test_line_ends_are_central_differences_on_the_engine_line(bn_mode):
+    a, x, y = trained_small_net()
+    b, _, _ = small_net()                        # another network of the same shape
+    e = origins.line_ends(a, b, x, y, h=0.2, bn_mode=bn_mode, bn_batch=16)
+    u_line = landscape.line(a, between(a, b), e["ts"],
+                            (x, y), (x[:1], y[:1]), bn_mode=bn_mode, bn_batch=16).train_loss
+    assert np.allclose(e["losses"], u_line)
+    L = e["losses"]
+    assert e["slope_a"] == pytest.approx((L[2] - L[0]) / 0.4)
+    assert e["curvature_b"] == pytest.approx((L[5] - 2 * L[4] + L[3]) / 0.04)
+    if bn_mode == "recompute":     # t = 0 is model a with statistics re-estimated on x
+        ref = landscape.line(a, between(a, b), [0.0],
+                             (x, y), (x[:1], y[:1]), bn_mode="recompute",
+                             bn_batch=16).train_loss[0]
+        assert L[1] == pytest.approx(ref)
+    with pytest.raises(ParameterError, match="h must"):
+        origins.line_ends(a, b, x, y, h=0.6)
+
+
+def test_line_ends_of_a_quadratic_bowl():
+    """A linear model's loss is smooth; on a fine step the differences approach the exact
+    first and second derivatives along the line (autograd as the reference); the loss is
+    fp32, so the step cannot be tiny."""
+    torch.manual_seed(0)
+    a = torch.nn.Sequential(torch.nn.Linear(5, 3))
+    b = torch.nn.Sequential(torch.nn.Linear(5, 3))
+    x, y = torch.randn(50, 5), torch.randint(0, 3, (50,))
+    e = origins.line_ends(a, b, x, y, h=0.05, bn_mode="eval")
+    wa = torch.cat([p.detach().reshape(-1) for p in a.parameters()]).double()
+    wb = torch.cat([p.detach().reshape(-1) for p in b.parameters()]).double()
+
+    def f(t):
+        w = wa + t * (wb - wa)
+        W, c = w[:15].view(3, 5), w[15:]
+        return F.cross_entropy(x.double() @ W.T + c, y)
+    t0 = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    g, = torch.autograd.grad(f(t0), t0, create_graph=True)
+    h2, = torch.autograd.grad(g, t0)
+    assert e["slope_a"] == pytest.approx(float(g), rel=1e-2)
+    assert e["curvature_a"] == pytest.approx(float(h2), rel=1e-2)
+
+
+def test_group_norm():
+    model, _, _ = small_net()
+    conv = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert origins.group_norm(model, "conv") == pytest.approx(
+        float(torch.cat([w.detach().reshape(-1) for w in conv]).norm()))
