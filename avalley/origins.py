@@ -514,40 +514,68 @@ def attribution(flatter_than_sgd: str, after_sharper: str, flat_side: str,
     flat_side: the curvature along the line from SWA to that iterate is lower at SWA;
     above_floor: the training loss descends from SWA along that line.
 
-    Returns {"label", "text"}: label is "position" (the position in an asymmetric valley
-    accounts for SWA against the SGD-after-SWA iterate, and sharpness does not),
-    "sharpness" (the reverse), "both" (both hold, and these measurements cannot tell them
-    apart) or "neither" (neither is established)."""
+    Returns {"label", "text"}. label:
+    - "position": SWA sits above the floor on the gentler side (both position verdicts
+      hold) and the iterate is not measurably sharper: position accounts for SWA against
+      that iterate, sharpness does not;
+    - "position, in part": one of the two position verdicts holds, the other is not
+      established, and the iterate is not measurably sharper;
+    - "sharpness": the iterate is sharper and no position verdict holds;
+    - "both": the iterate is sharper and a position verdict holds: these measurements do
+      not tell the two apart;
+    - "neither": nothing is established."""
     for v in (flatter_than_sgd, after_sharper, flat_side, above_floor):
         if v not in ("holds", "fails", "inconclusive"):
             raise ValueError(f"a verdict is holds, fails or inconclusive, not {v!r}")
-    position = flat_side == "holds" and above_floor == "holds"
+    held = [name for name, v in (("above the valley floor (the training loss descends from "
+                                  "it along the line)", above_floor),
+                                 ("on the gentler side (the line curves less there than at "
+                                  "the other end)", flat_side)) if v == "holds"]
+    failed = [name for name, v in (("above the valley floor", above_floor),
+                                   ("on the gentler side", flat_side)) if v == "fails"]
     sharp = after_sharper == "holds"
-    label = {(True, False): "position", (False, True): "sharpness",
-             (True, True): "both", (False, False): "neither"}[position, sharp]
+    if held and sharp:
+        label = "both"
+    elif sharp:
+        label = "sharpness"
+    elif len(held) == 2:
+        label = "position"
+    elif held:
+        label = "position, in part"
+    else:
+        label = "neither"
+    iterate = ("the SGD-after-SWA iterate, which has a lower training loss and a higher test "
+               "loss than SWA")
+    pos = " and ".join(held)
     text = {
-        "position": "Against the SGD-after-SWA iterate, which has a lower training loss and "
-                    "a higher test loss, SWA is not measurably flatter, yet it sits above "
-                    "the valley floor on the side where the loss rises slowly: the position "
-                    "in an asymmetric valley accounts for the pattern there, and sharpness "
-                    "does not.",
-        "sharpness": "The SGD-after-SWA iterate is measurably sharper than SWA, while SWA's "
-                     "position on a flat side is not established: sharpness accounts for the "
-                     "pattern there as well as position could.",
-        "both": "The SGD-after-SWA iterate is sharper than SWA and SWA sits on the flat side "
-                "above the valley floor: both explanations fit, and these measurements cannot "
-                "tell them apart, because the flat side of an asymmetric valley is itself the "
-                "flatter place. A point as flat as SWA at the valley floor, or one as sharp "
-                "as SWA on the flat side, would separate them.",
-        "neither": "Neither a sharpness difference between SWA and the SGD-after-SWA iterate "
-                   "nor SWA's position on a flat side is established at this profile.",
+        "position": f"Against {iterate}, SWA is not measurably flatter, yet it sits {pos}: "
+                    "the position in an asymmetric valley accounts for the difference between "
+                    "the two, and sharpness does not.",
+        "position, in part": f"Against {iterate}, SWA is not measurably flatter, and it sits "
+                             f"{pos}; the other half of the position (" +
+                             ("on the gentler side" if above_floor == "holds" else
+                              "above the valley floor") + ") is not established. Sharpness "
+                             "does not account for the difference between the two; the "
+                             "position accounts for it in part.",
+        "sharpness": f"{iterate[0].upper()}{iterate[1:]} is measurably sharper than SWA, while "
+                     "SWA's position is not established: sharpness accounts for the difference "
+                     "between the two, position is not shown to.",
+        "both": f"{iterate[0].upper()}{iterate[1:]} is sharper than SWA, and SWA sits {pos}: "
+                "both explanations fit, and these measurements cannot tell them apart, since "
+                "the gentle side of an asymmetric valley is itself the flatter place. A point "
+                "as flat as SWA at the valley floor, or one as sharp as SWA on the gentle side, "
+                "would separate them.",
+        "neither": f"Against {iterate}, neither a sharpness difference nor SWA's position "
+                   "above the floor on the gentler side is established at this profile.",
     }[label]
+    if failed:
+        text += f" The data go against SWA being {' and '.join(failed)}."
     if flatter_than_sgd == "holds":
         text += (" SWA is flatter than the SGD baseline, as the sharpness explanation "
                  "expects; that alone does not predict SWA's higher training loss.")
     elif flatter_than_sgd == "fails":
-        text += (" SWA is sharper than the SGD baseline, so sharpness cannot explain a lower "
-                 "test loss of SWA against that baseline.")
+        text += (" SWA is sharper than the SGD baseline, so sharpness, as measured here, "
+                 "cannot explain a lower test loss of SWA against that baseline.")
     else:
         text += " Whether SWA is flatter than the SGD baseline is not established."
     return {"label": label, "text": text}

@@ -329,12 +329,16 @@ def test_deflated_trace_refuses_bad_input():
     ("inconclusive", "holds", "holds", "position"),
     ("fails", "holds", "holds", "position"),
     ("holds", "holds", "holds", "both"),
-    ("holds", "inconclusive", "holds", "sharpness"),
-    ("inconclusive", "holds", "fails", "neither"),
+    ("holds", "inconclusive", "holds", "both"),
+    ("holds", "inconclusive", "fails", "sharpness"),
+    ("inconclusive", "inconclusive", "holds", "position, in part"),
+    ("inconclusive", "holds", "fails", "position, in part"),
+    ("inconclusive", "inconclusive", "fails", "neither"),
 ])
 def test_attribution(after, flat, floor, label):
     a = origins.attribution("holds", after, flat, floor)
     assert a["label"] == label and "flatter than the SGD baseline" in a["text"]
+    assert ("go against" in a["text"]) == ("fails" in (flat, floor))
     assert "sharper than the SGD baseline" in origins.attribution("fails", after, flat,
                                                                   floor)["text"]
     with pytest.raises(ValueError):

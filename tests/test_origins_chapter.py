@@ -97,5 +97,6 @@ def test_smoke_probes_and_sharpness(smoke):
     assert len(rows) == 3 * len(p["seeds"])
     for r in rows:
         assert r["top eigenvalue"] > 0 and r["trace s.e."] >= 0
-    assert m["attribution"]["label"] in ("position", "sharpness", "both", "neither")
+    assert m["attribution"]["label"] in ("position", "position, in part", "sharpness", "both",
+                                         "neither")
     assert set(m["seconds"]) >= {"sign agreement probes", "sharpness", "total"}
