@@ -507,12 +507,14 @@ def group_norm(model: nn.Module, group: str = "conv") -> float:
 
 
 def attribution(flatter_than_sgd: str, after_sharper: str, flat_side: str,
-                above_floor: str) -> dict:
+                above_floor: str, pattern: str = "holds") -> dict:
     """What four verdicts ("holds", "fails", "inconclusive") say about SWA's train/test
     pattern. flatter_than_sgd: SWA is flatter than the SGD baseline; after_sharper: the
     SGD-after-SWA iterate (lower train, higher test loss than SWA) is sharper than SWA;
     flat_side: the curvature along the line from SWA to that iterate is lower at SWA;
-    above_floor: the training loss descends from SWA along that line.
+    above_floor: the training loss descends from SWA along that line; pattern: the iterate's
+    test loss is higher than SWA's (when it is not established, the text says that there is
+    little for either explanation to account for).
 
     Returns {"label", "text"}. label:
     - "position": SWA sits above the floor on the gentler side (both position verdicts
@@ -524,7 +526,7 @@ def attribution(flatter_than_sgd: str, after_sharper: str, flat_side: str,
     - "both": the iterate is sharper and a position verdict holds: these measurements do
       not tell the two apart;
     - "neither": nothing is established."""
-    for v in (flatter_than_sgd, after_sharper, flat_side, above_floor):
+    for v in (flatter_than_sgd, after_sharper, flat_side, above_floor, pattern):
         if v not in ("holds", "fails", "inconclusive"):
             raise ValueError(f"a verdict is holds, fails or inconclusive, not {v!r}")
     held = [name for name, v in (("above the valley floor (the training loss descends from "
@@ -570,6 +572,10 @@ def attribution(flatter_than_sgd: str, after_sharper: str, flat_side: str,
     }[label]
     if failed:
         text += f" The data go against SWA being {' and '.join(failed)}."
+    if pattern != "holds":
+        text = ("The SGD-after-SWA iterate's test loss is not measurably higher than SWA's, so "
+                "between these two there is little for either explanation to account for. "
+                + text)
     if flatter_than_sgd == "holds":
         text += (" SWA is flatter than the SGD baseline, as the sharpness explanation "
                  "expects; that alone does not predict SWA's higher training loss.")

@@ -339,6 +339,8 @@ def test_attribution(after, flat, floor, label):
     a = origins.attribution("holds", after, flat, floor)
     assert a["label"] == label and "flatter than the SGD baseline" in a["text"]
     assert ("go against" in a["text"]) == ("fails" in (flat, floor))
+    caveat = origins.attribution("holds", after, flat, floor, pattern="inconclusive")
+    assert caveat["label"] == label and caveat["text"].startswith("The SGD-after-SWA iterate's")
     assert "sharper than the SGD baseline" in origins.attribution("fails", after, flat,
                                                                   floor)["text"]
     with pytest.raises(ValueError):
