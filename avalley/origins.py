@@ -547,7 +547,8 @@ def attribution(flatter_than_sgd: str, after_sharper: str, flat_side: str,
     else:
         label = "neither"
     iterate = ("the SGD-after-SWA iterate, which has a lower training loss and a higher test "
-               "loss than SWA")
+               "loss than SWA" if pattern == "holds" else
+               "the SGD-after-SWA iterate, which has a lower training loss than SWA")
     pos = " and ".join(held)
     text = {
         "position": f"Against {iterate}, SWA is not measurably flatter, yet it sits {pos}: "
