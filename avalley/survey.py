@@ -532,6 +532,17 @@ def ratio_text(log_ratio: float, bound: bool) -> str:
     return ("≥ " if bound else "") + f"{math.exp(log_ratio):.3g}"
 
 
+def definition1_sentence(counts) -> str:
+    """The counts of rows of `definition1_counts` in words: how many curves are excluded and
+    why, how many have no window, how many count as asymmetric and not."""
+    excluded = [asymmetry.NOT_A_VALLEY, asymmetry.SATURATED, asymmetry.FLAT_DESCENDS]
+    n = {c: int(counts[c].sum()) for c in DEF1_STATUSES}
+    return (f"{sum(n[c] for c in excluded)} of {sum(n.values())} curves are excluded ("
+            + ", ".join(f"{n[c]} {c}" for c in excluded) + f"), {n[NO_WINDOW]} have no window, "
+            f"{n[asymmetry.ASYMMETRIC]} count as asymmetric and {n[asymmetry.NOT_ASYMMETRIC]} "
+            "as not asymmetric")
+
+
 def definition1_counts(df, keys, first_seed):
     """Counts of the Definition 1 statuses of the rows of `direction_rows`, per group of
     `keys`: on the fixed window (the rows of `first_seed`, which carry it) and on the windows

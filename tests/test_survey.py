@@ -283,6 +283,8 @@ def test_direction_rows_and_network_table():
     counts = survey.definition1_counts(df, ["recipe", "bn_mode", "kind"], 0)
     assert list(counts["window"]) == ["fixed (first seed)", "set by the loss"]
     assert counts[list(survey.DEF1_STATUSES)].sum(axis=1).tolist() == [3, 9]
+    text = survey.definition1_sentence(counts.iloc[1:])
+    assert "of 9 curves are excluded (" in text and "count as asymmetric" in text
 
 
 def test_paired_and_unmeasurable_values():
