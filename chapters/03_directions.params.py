@@ -1,9 +1,10 @@
 """Parameters of the chapter `directions` beyond profile, device and seed: domains, the
 values of the smoke and paper profiles, and the rules between parameters. The defaults are
 the chapter's `parameters` cell."""
-from avalley import directions, landscape
+from avalley import directions, landscape, recipes
 from avalley.book.chapters import RecipeName, RecipeNames, require
-from avalley.book.domains import Choice, Count, DictOf, Float, Int, ListOf, Positive, Seeds
+from avalley.book.domains import Budget, Choice, Count, DictOf, Float, Int, ListOf, Positive, Seeds
+from avalley.book.needs import Evaluation, Network, has_bn
 
 DOMAINS = {
     "recipe_names": RecipeNames(),
@@ -11,29 +12,30 @@ DOMAINS = {
     "bn_recipe_name": RecipeName(),
     "no_bn_recipe_name": RecipeName(),
     "direction_kinds": ListOf(Choice(directions.KINDS, "one of the direction kinds")),
-    "n_directions": Count(),
+    "n_directions": Budget(Count(), minimum=1),
     "bn_modes": ListOf(Choice(landscape.BN_MODES, "one of the BN modes")),
     "subsets": ListOf(Choice(directions.SUBSETS, "one of the subsets"), min_len=0),
     "subset_direction_kinds": ListOf(Choice(directions.KINDS, "one of the direction kinds"),
                                      min_len=0),
-    "n_subset_directions": Count(),
+    "n_subset_directions": Budget(Count(), minimum=1),
     "reach": Positive(),
     "reach_unit": Choice(("weights", "absolute")),
     "reach_by_recipe": DictOf(RecipeName(), Positive()),
-    "n_eval": Count(),
-    "n_eval_test": Count(),
+    "n_eval": Budget(Count(), minimum=8),
+    "n_eval_test": Budget(Count(), minimum=8),
     "bn_batch": Count(),
-    "gallery_points": Int(ge=3, odd=True),     # odd: the centre l = 0 is on the grid
-    "gallery_directions": Count(),
+    # odd: the centre l = 0 is on the grid
+    "gallery_points": Budget(Int(ge=3, odd=True), minimum=3, step=2),
+    "gallery_directions": Budget(Count()),
     "ratio_threshold": Float(gt=1),
     "def_p": Positive(),
     "def_c": Float(gt=1),                      # Definition 1 needs c > 1
     "plane_recipe_name": RecipeName(),
     "plane_direction_kind": Choice(directions.KINDS, "one of the direction kinds"),
     "plane_bn_mode": Choice(landscape.BN_MODES, "one of the BN modes"),
-    "plane_points": Int(ge=3, odd=True),
-    "check_points": Count(),
-    "check_images": Count(),
+    "plane_points": Budget(Int(ge=3, odd=True), minimum=3, step=2),
+    "check_points": Budget(Count()),
+    "check_images": Budget(Count(), minimum=8),
     "check_tol": Positive(),
 }
 PROFILES = {
@@ -73,3 +75,29 @@ def rules(p):
             f"direction_kinds {p['direction_kinds']}.")
     require(p["plane_bn_mode"] in p["bn_modes"],
             f"plane_bn_mode = {p['plane_bn_mode']!r} is not one of bn_modes {p['bn_modes']}.")
+
+
+
+def needs(p):
+    """The SGD network of every recipe and seed; and, for the estimate, the scans: five
+    points per statistics direction (and per subset direction), the gallery curves and the
+    plane, each point on n_eval training images per BN mode (twice when BN is recomputed)
+    and its test images (16 for the statistics)."""
+    out = [Network(name, s, False) for name in p["recipe_names"] for s in p["seeds"]]
+    for name in p["recipe_names"]:
+        bn = has_bn(recipes.get(name).model)
+        modes = p["bn_modes"] if bn else ["eval"]
+        train = sum(2 if m == "recompute" else 1 for m in modes) * p["n_eval"]
+
+        def cost(points, test=16):
+            return points * (train + len(modes) * test)
+        kinds = len(p["direction_kinds"])
+        images = cost(5 * p["n_directions"] * kinds) + cost(
+            p["gallery_directions"] * p["gallery_points"] * kinds, p["n_eval_test"])
+        if bn:
+            images += cost(5 * p["n_subset_directions"] * len(p["subsets"])
+                           * len(p["subset_direction_kinds"]))
+        if name == p["plane_recipe_name"]:
+            images += cost(p["plane_points"] ** 2)
+        out.append(Evaluation(name, images, "direction scans"))
+    return out

@@ -3,12 +3,13 @@ the smoke and paper profiles, and the rules between parameters. The defaults are
 chapter's `parameters` cell."""
 from avalley import directions, landscape
 from avalley.book.chapters import RecipeName, require
-from avalley.book.domains import Choice, Count, Float, Int, ListOf, Positive, Seeds
+from avalley.book.domains import Budget, Choice, Count, Float, Int, ListOf, Positive, Seeds
+from avalley.book.needs import Evaluation, Network
 
 DOMAINS = {
     "c_values": ListOf(Float(ge=1)),
     "shift_spreads": ListOf(Positive()),
-    "n_mc": Count(2),
+    "n_mc": Budget(Count(2), minimum=1000),
     "grid_k": ListOf(Count()),
     "grid_c": ListOf(Float(gt=1)),
     "grid_delta": ListOf(Positive()),
@@ -16,12 +17,12 @@ DOMAINS = {
     "grid_xi": ListOf(Float(ge=0)),
     "recipe_name": RecipeName(),
     "train_seeds": Seeds(),
-    "n_directions": Count(),
+    "n_directions": Budget(Count(), minimum=2),
     "direction_kind": Choice(directions.KINDS, "one of the direction kinds"),
     "bn_mode": Choice(landscape.BN_MODES, "one of the BN modes"),
-    "n_eval": Count(),
+    "n_eval": Budget(Count(), minimum=16),
     "l_max": Positive(),
-    "n_points": Int(ge=3, odd=True),           # odd: the centre l = 0 is on the grid
+    "n_points": Budget(Int(ge=3, odd=True), minimum=5, step=2),   # odd: l = 0 on the grid
     "delta_max": Positive(),
     "asym_window": Positive(),
     "asym_ratio": Float(gt=1),
@@ -46,3 +47,12 @@ def rules(p):
     require(p["delta_max"] < 2 * p["l_max"],
             f"delta_max = {p['delta_max']} must be below the scan's width 2·l_max = "
             f"{2 * p['l_max']}, or no step l has l + δ inside the scan.")
+
+
+def needs(p):
+    """The SGD network of every training seed; its line scans (n_eval training and test
+    images per point, the training images twice when BN is recomputed)."""
+    per_point = (3 if p["bn_mode"] == "recompute" else 2) * p["n_eval"]
+    return [Network(p["recipe_name"], s, False) for s in p["train_seeds"]] + [
+        Evaluation(p["recipe_name"], len(p["train_seeds"]) * p["n_directions"]
+                   * p["n_points"] * per_point, "line scans")]
