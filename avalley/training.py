@@ -321,7 +321,8 @@ def after_swa(result: TrainResult, rt: Runtime, lr: float = 0.001, max_epochs: i
     model = copy.deepcopy(result.swa_model)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=r.momentum,
                           weight_decay=r.weight_decay)
-    opt.load_state_dict(result.optimizer_state)       # the SWA run's momentum buffers
+    # the SWA run's momentum buffers (a copy: load_state_dict keeps the tensors it is given)
+    opt.load_state_dict(copy.deepcopy(result.optimizer_state))
     for g in opt.param_groups:
         g["lr"] = lr
     gen = torch.Generator().manual_seed(r.seed + 2)

@@ -71,9 +71,9 @@ def main():
     args = ap.parse_args()
     rt = runtime.setup("cpu", quiet=True)
     print(rt.banner())
-    for name, fields in CANDIDATES.items():
-        if args.only and name[0] not in args.only:
-            continue
+    letters = args.only or [name[0] for name in CANDIDATES]
+    for name, fields in ((n, f) for letter in letters for n, f in CANDIDATES.items()
+                         if n[0] == letter):
         rows = measure(name, fields, args.seeds, rt)
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "seed"}
         ok = [med["fit"] >= 3, med["snapshots"] >= 20 and med["share"] >= 0.4,

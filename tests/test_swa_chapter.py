@@ -1,10 +1,11 @@
-"""The `swa` chapter at the smoke profile: it runs, records its claims, and the line from SWA
-to SGD starts and ends at the two solutions' losses."""
+"""The `swa` chapter at the smoke profile: it runs, records three-state findings with their
+statistics, the after-SWA search and the line on the paper's protocol."""
 import json
 
 import pytest
 from conftest import run_cli
 
+from avalley import verdicts
 from avalley.book import chapters
 
 
@@ -17,47 +18,63 @@ def smoke(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_claims_recorded(smoke):
+def test_findings_carry_three_state_verdicts(smoke):
     claims = {c["id"]: c for c in smoke["claims"]}
-    assert claims["theorem2_bias_where_conditions_hold"]["holds"]
-    assert claims["theorem2_symmetric_unbiased"]["holds"]
-    for name in smoke["parameters"]["recipe_names"]:
+    for cid in ("theorem2_bias_where_conditions_hold", "theorem2_symmetric_unbiased",
+                "theorem2_simulation_matches_markov_chain", "line_ends_are_the_solutions"):
+        assert claims[cid]["kind"] == "check" and claims[cid]["holds"], claims[cid]
+    p = smoke["parameters"]
+    for name in p["recipe_names"]:
         for cid in (f"swa_higher_train_loss_{name}", f"swa_lower_test_loss_{name}",
-                    f"line_sgd_side_steeper_{name}"):
-            assert claims[cid]["kind"] == "finding"
-    assert smoke["metrics"]["theorem2_bias_grows_with_c"]
+                    f"swa_higher_test_acc_{name}", f"after_swa_lower_train_loss_{name}",
+                    f"after_swa_higher_test_loss_{name}", f"line_sgd_side_steeper_{name}"):
+            c = claims[cid]
+            assert c["kind"] == "finding" and c["verdict"] in verdicts.VERDICTS
+            assert c["holds"] == (c["verdict"] == "holds") and c["rule"] == verdicts.RULE
+            assert c["unit"] == "training seeds" and c["section"].startswith("swa-")
+            if c["n_units"]:
+                assert c["n_units"] == len(p["seeds"]) or cid.startswith("line_")
+                assert len(c["ci"]) == 2 and len(c["values"]) == c["n_units"]
+            else:
+                assert c["verdict"] == "inconclusive" and c["reason"]
+    assert "95.28" in claims[f"swa_higher_test_acc_{p['recipe_names'][0]}"]["paper"]
 
 
 @pytest.mark.slow
-def test_table_has_every_seed_and_solution(smoke):
+def test_every_seed_has_four_solutions_and_a_search(smoke):
     p = smoke["parameters"]
     rows = smoke["metrics"]["runs"]
-    assert len(rows) == 3 * len(p["seeds"]) * len(p["recipe_names"])
-    for name in p["recipe_names"]:
-        n = smoke["metrics"][f"seeds_swa_test_lower_{name}"]
-        assert 0 <= n <= len(p["seeds"])
-        assert f"sgd_after_swa_epoch_{name}" in smoke["metrics"]
+    assert len(rows) == 4 * len(p["seeds"]) * len(p["recipe_names"])
+    assert {r["solution"] for r in rows} == {"sgd_baseline", "swa_last", "swa", "after_swa"}
+    assert len(smoke["metrics"]["after_swa"]) == len(p["seeds"]) * len(p["recipe_names"])
+    for r in smoke["metrics"]["after_swa"]:
+        assert 1 <= r["epochs run"] <= p["after_epochs"]
 
 
 @pytest.mark.slow
-def test_line_endpoints_are_the_solutions(smoke):
-    """t = 0 is SWA (its own BN statistics in eval mode, recomputed ones in recompute mode,
-    the way training computed them); t = 1 is the SGD baseline for a net without BN."""
+def test_the_line_ends_at_the_after_swa_iterate(smoke):
+    """t = 0 is SWA and t = 1 the SGD-after-SWA iterate, as the table measured them."""
     first = smoke["parameters"]["seeds"][0]
     runs = {(r["recipe"], r["solution"]): r for r in smoke["metrics"]["runs"]
             if r["seed"] == first}
-    for name in smoke["parameters"]["recipe_names"]:
-        ends = smoke["metrics"][f"line_endpoints_{name}"]
-        for mode, e in ends.items():
-            assert e["t0_train_loss"] == pytest.approx(runs[name, "swa"]["train_loss"], rel=1e-4)
-            assert e["t0_test_loss"] == pytest.approx(runs[name, "swa"]["test_loss"], rel=1e-4)
-        if len(ends) == 1:        # no BN: one scan, and both ends are exact
-            e = next(iter(ends.values()))
-            sgd = runs[name, "sgd_baseline"]
-            assert e["t1_train_loss"] == pytest.approx(sgd["train_loss"], rel=1e-4)
-            assert e["t1_test_loss"] == pytest.approx(sgd["test_loss"], rel=1e-4)
+    assert smoke["parameters"]["line_to"] == "after_swa"
+    for row in smoke["metrics"]["line"]:
+        assert row["distance"] > 0 and "valley" in row and "difference" in row
+    claims = {c["id"]: c for c in smoke["claims"]}
+    assert claims["line_ends_are_the_solutions"]["value"] <= 1e-4
+    assert smoke["metrics"]["contrast"]["end"] == "baseline"
+    assert runs  # the table's rows exist for the first seed
 
 
-def test_paper_profile_is_valid():
+def test_profiles_validate_and_the_paper_profile_is_the_papers():
     p = chapters.for_profile("swa", "paper")
-    assert p["line_points"] == 201 and p["after_epochs"] == 50 and p["sim_runs"] >= 10000
+    assert p["line_points"] == 201 and p["after_epochs"] == 50 and p["after_lr"] == 0.001
+    assert p["line_to"] == "after_swa" and p["recipe_names"] == ["preresnet164-cifar10"]
+    q = chapters.for_profile("swa", "quick")
+    assert len(q["seeds"]) >= 5 and q["after_epochs"] == 50 and q["line_to"] == "after_swa"
+
+
+def test_line_points_must_put_both_solutions_on_the_grid():
+    from avalley.errors import ParameterError
+    with pytest.raises(ParameterError, match="5k \\+ 1"):
+        chapters.for_profile("swa", "quick", {"line_points": 20})
