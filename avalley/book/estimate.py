@@ -2,11 +2,11 @@
 
 The estimate is a per-operation roofline, simple on purpose:
 
-1. The recipe's network runs one forward pass on "meta" tensors (shapes only, no memory,
-   no arithmetic) at the batch size of the pass, and every aten operation is counted:
-   its FLOPs (PyTorch's own `torch.utils.flop_counter` formulas; convolutions and matrix
-   products), the bytes it reads and writes (its tensor arguments and results), and one
-   kernel launch.
+1. The recipe's network runs one forward pass on one input on the CPU, and every aten
+   operation is counted: its FLOPs (convolutions and matrix products, 2 per
+   multiply-add), the bytes it reads and writes (its tensor arguments
+   and results: activations, which grow with the batch, and weights, which do not), and
+   one kernel launch. A pass over a batch of B inputs is B times the FLOPs and activations.
 2. Each operation takes the longer of its FLOPs at the GPU's sustained arithmetic rate and
    its bytes at the sustained memory bandwidth, plus the launch overhead. A training step
    costs three forward passes (forward, and a backward of twice the work) in bf16 autocast
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 EVAL_BATCH = 1000          # avalley.training.EVAL_BATCH, the batch of evaluation passes
 
@@ -55,59 +56,115 @@ DEFAULT_GPU = "a100"
 
 @dataclass(frozen=True)
 class PassCost:
-    """One forward pass of a network over a batch: totals over its operations."""
-    flops: float           # FLOPs
-    bytes: float           # bytes read and written, in fp32
-    ops: int               # kernel launches
-    roof: tuple            # per operation (flops, bytes), for the roofline
+    """One forward pass of a network over one input, per operation: its FLOPs, the bytes of
+    its activations (which grow with the batch) and of its weights (which do not)."""
+    roof: tuple            # per operation (flops, activation bytes, weight bytes), fp32
 
+    def at(self, batch: int) -> list[tuple[float, float]]:
+        """(FLOPs, bytes) of each operation for a batch of `batch` inputs."""
+        return [(batch * f, batch * a + w) for f, a, w in self.roof]
 
-_FREE = {"view", "_unsafe_view", "t", "detach", "expand", "permute", "transpose",
-         "as_strided", "alias", "unsqueeze", "squeeze", "reshape", "slice", "select",
-         "_reshape_alias", "lift_fresh"}
+    @property
+    def ops(self) -> int:
+        return len(self.roof)
+
+    @property
+    def flops(self) -> float:
+        return sum(f for f, _, _ in self.roof)
 
 
 @functools.cache
-def forward_pass(model: str, num_classes: int, input_shape: tuple, batch: int,
+def forward_pass(model: str, num_classes: int, input_shape: tuple,
                  model_kwargs: tuple = ()) -> PassCost:
-    """Count one forward pass of `model` on a batch of `batch` inputs (see the module
-    docstring); meta tensors only, so WRN-28-10 costs milliseconds and no memory."""
+    """Count one forward pass of `model` on one input (see the module docstring), on the
+    CPU in eval mode, through a `TorchFunctionMode` that sees every torch call the network
+    makes (a fraction of a second to a few seconds per network). FLOPs and activations grow
+    in proportion to the batch, the weights' bytes do not. Calls that return a view of their
+    input, or no tensor, cost nothing. The counts are kept in data/cache/estimates.json
+    (keyed by the network and the source of avalley/models.py), so each chapter's page
+    does not count them again."""
+    import hashlib
+    import json
+
+    from .. import models
+    from ..atomic import write_json
+    from ..training import cache_dir
+    key = json.dumps([model, num_classes, list(input_shape), list(model_kwargs),
+                      hashlib.sha256(Path(models.__file__).read_bytes()).hexdigest()[:12]],
+                     default=list)
+    path = cache_dir().parent / "estimates.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = _count(model, num_classes, input_shape, model_kwargs)
+        write_json(path, known)
+    return PassCost(tuple(tuple(r) for r in known[key]))
+
+
+def _count(model: str, num_classes: int, input_shape: tuple, model_kwargs: tuple) -> list:
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_flatten
-    from torch.utils.flop_counter import flop_registry
+    import torch.nn.functional as F
+    from torch.overrides import TorchFunctionMode
 
     from .. import models
 
+    torch.manual_seed(0)
+    net = models.build(model, num_classes, input_shape, **dict(model_kwargs)).eval()
+    weights = {t.untyped_storage().data_ptr() for t in [*net.parameters(), *net.buffers()]}
     roof = []
 
-    class Count(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def tensors(obj):
+        if isinstance(obj, torch.Tensor):
+            yield obj
+        elif isinstance(obj, (list, tuple)):
+            for o in obj:
+                yield from tensors(o)
+        elif isinstance(obj, dict):
+            for o in obj.values():
+                yield from tensors(o)
+
+    def flops(func, args, kwargs, out) -> float:
+        if func in (F.conv1d, F.conv2d, torch.conv1d, torch.conv2d):
+            w = args[1] if len(args) > 1 else kwargs["weight"]
+            return 2.0 * out.numel() * w[0].numel()            # (in / groups) x kernel
+        if func in (F.linear, torch.matmul, torch.mm, torch.addmm, torch.Tensor.__matmul__):
+            a = args[0] if func is not torch.addmm else args[1]
+            return 2.0 * out.numel() * a.shape[-1]
+        return 0.0
+
+    class Count(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
-            packet = func._overloadpacket
-            if packet.__name__.rstrip("_") in _FREE:
+            if not isinstance(out, torch.Tensor):
                 return out
-            flops = flop_registry[packet](*args, **kwargs, out_val=out) \
-                if packet in flop_registry else 0
-            moved = sum(t.numel() * 4 for t in tree_flatten((args, kwargs, out))[0]
-                        if isinstance(t, torch.Tensor))
-            roof.append((float(flops), float(moved)))
+            inputs = list(tensors((args, kwargs)))
+            ptr = out.untyped_storage().data_ptr()
+            if any(t.untyped_storage().data_ptr() == ptr for t in inputs) \
+                    and func not in (torch.Tensor.add_, torch.Tensor.relu_, F.relu):
+                return out                                      # a view: no kernel
+            act = wgt = 0.0
+            for t in inputs + [out]:
+                nbytes = t.numel() * 4.0
+                if t.untyped_storage().data_ptr() in weights:
+                    wgt += nbytes
+                else:
+                    act += nbytes
+            roof.append((flops(func, args, kwargs, out), act, wgt))
             return out
 
-    with torch.device("meta"):
-        net = models.build(model, num_classes, input_shape, **dict(model_kwargs)).eval()
-        x = torch.zeros(batch, *input_shape)
     with Count(), torch.no_grad():
-        net(x)
-    return PassCost(sum(f for f, _ in roof), sum(b for _, b in roof), len(roof), tuple(roof))
+        net(torch.zeros(1, *input_shape))
+    return roof
 
 
-def pass_seconds(cost: PassCost, gpu: GPU, train: bool) -> float:
+def pass_seconds(cost: PassCost, batch: int, gpu: GPU, train: bool) -> float:
     """Seconds of one pass (see the module docstring): training = forward + backward in bf16,
     evaluation = forward in exact fp32."""
     rate, scale, passes = (gpu.bf16, 0.5, 3) if train else (gpu.fp32, 1.0, 1)
-    per_op = sum(max(f / rate, b * scale / gpu.bandwidth) for f, b in cost.roof)
+    per_op = sum(max(f / rate, b * scale / gpu.bandwidth) for f, b in cost.at(batch))
     return passes * (per_op + cost.ops * gpu.launch)
 
 
@@ -120,17 +177,17 @@ def _shape(recipe) -> tuple[int, tuple]:
     return 10, shapes[recipe.dataset]
 
 
-def _cost(recipe, batch: int) -> PassCost:
+def _cost(recipe) -> PassCost:
     classes, shape = _shape(recipe)
     kwargs = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
                           for k, v in recipe.model_kwargs.items()))
-    return forward_pass(recipe.model, classes, shape, batch, kwargs)
+    return forward_pass(recipe.model, classes, shape, kwargs)
 
 
 def eval_seconds(recipe, images: int, gpu: GPU) -> float:
     """Forward passes of `images` images through the recipe's network, exact fp32."""
     batch = min(EVAL_BATCH, max(images, 1))
-    return pass_seconds(_cost(recipe, batch), gpu, train=False) * images / batch
+    return pass_seconds(_cost(recipe), batch, gpu, train=False) * images / batch
 
 
 def train_seconds(recipe, gpu: GPU) -> float:
@@ -140,7 +197,7 @@ def train_seconds(recipe, gpu: GPU) -> float:
     from .needs import images
     n_train, n_test = images(recipe)
     steps = recipe.epochs * (n_train // recipe.batch_size)
-    step = pass_seconds(_cost(recipe, recipe.batch_size), gpu, train=True)
+    step = pass_seconds(_cost(recipe), recipe.batch_size, gpu, train=True)
     solutions = 2 if recipe.swa else 1
     return steps * step + solutions * eval_seconds(recipe, 2 * n_train + n_test, gpu)
 
@@ -150,7 +207,7 @@ def after_swa_seconds(recipe, max_epochs: int, gpu: GPU) -> float:
     evaluation on the training and test sets."""
     from .needs import images
     n_train, n_test = images(recipe)
-    step = pass_seconds(_cost(recipe, recipe.batch_size), gpu, train=True)
+    step = pass_seconds(_cost(recipe), recipe.batch_size, gpu, train=True)
     per_epoch = (n_train // recipe.batch_size) * step + eval_seconds(
         recipe, 2 * n_train + n_test, gpu)
     return max_epochs * per_epoch

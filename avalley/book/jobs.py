@@ -225,10 +225,18 @@ def execute(job: Job, settings: Settings, upstream: tuple | list = ()) -> dict:
     if bad:
         return outcome(job, "blocked", error=f"needs {', '.join(bad)}, which did not finish")
     settings.apply()
-    t0 = time.time()
+    t0, c0 = time.time(), _cpu_seconds()
     try:
         status, details = job.run(settings)
     except Exception as e:     # reported, and the other jobs go on
         return outcome(job, "failed", time.time() - t0, error=f"{type(e).__name__}: {e}",
                        traceback=traceback.format_exc())
-    return outcome(job, status, time.time() - t0, **details)
+    return outcome(job, status, time.time() - t0, cpu_seconds=round(_cpu_seconds() - c0, 1),
+                   **details)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (a chapter's kernel)."""
+    import resource
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
