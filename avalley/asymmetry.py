@@ -626,3 +626,31 @@ def summary(ls, losses, window, ratio_threshold=ASYMMETRY_RATIO, r_inner=None, r
                 side = asymmetric_side(ls, np.atleast_2d(losses), r_inner, r_outer, p, c)
                 out["frac_definition1"] = float(np.mean(np.asarray(side) != 0))
     return out
+
+
+# ---- what the guards catch: four curves with a known answer ------------------------------
+
+GUARD_WINDOW = (1.0, 3.0)       # (r̄, r) of the examples
+GUARD_CHANCE = float(np.log(10))  # their chance level: ten classes
+_GUARD_KNOTS = (
+    # name, knots l, knots loss, the status Definition 1 with its guards must give
+    ("asymmetric valley (control)", (-4.0, 0.0, 4.0), (1.6, 0.0, 0.4), ASYMMETRIC),
+    ("centre off the minimum (lowest at l = -1)", (-4.0, -1.0, 4.0), (1.2, 0.0, 0.5),
+     NOT_A_VALLEY),
+    ("flat side rises, then descends", (-4.0, 0.0, 1.0, 4.0), (1.6, 0.0, 0.1, 0.04),
+     FLAT_DESCENDS),
+    ("one side collapses to chance", (-4.0, 0.0, 0.5625, 4.0), (1.6, 0.0, 2.25, 2.284),
+     SATURATED),
+)
+
+
+def guard_examples(ls) -> list:
+    """Four piecewise-linear curves on the grid ls (within [−4, 4]) that the unguarded
+    Definition 1 all calls asymmetric on (r̄, r) = GUARD_WINDOW with a largest c of at least
+    4, and the status that `definition1_status` (with chance = GUARD_CHANCE) must give:
+    one real asymmetric valley, and one curve for each guard. Returns a list of
+    (name, losses (n,), expected status)."""
+    ls = np.asarray(ls, dtype=float)
+    if ls.ndim != 1 or ls[0] < -4.0 or ls[-1] > 4.0:
+        raise ValueError(f"ls must be a 1-D grid inside [-4, 4], got [{ls[0]:g}, {ls[-1]:g}]")
+    return [(name, np.interp(ls, kl, ky), status) for name, kl, ky, status in _GUARD_KNOTS]

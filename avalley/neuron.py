@@ -143,3 +143,71 @@ def float32_artefact(script, exact) -> dict:
     out = {"max_error": np.abs(a - b).max(1), "max_jump": np.abs(np.diff(a, axis=1)).max(1),
            "max_excess_jump": np.abs(np.diff(a - b, axis=1)).max(1)}
     return {k: v[0] if np.ndim(script) == 1 else v for k, v in out.items()}
+
+
+# ---- the slide's figure and many seeds at once -------------------------------------------
+
+SLIDE_SEED = 2
+# The slide's toy figure (seed 2 of the script, its line and its float32 loss), read off as
+# printed: (l, loss as printed). The loss is lowest near l = SLIDE_ARGMIN.
+SLIDE_VALUES = ((0.0, "0.611"), (7.5, "5.21"), (-7.5, "1.17"))
+SLIDE_ARGMIN = -1.0
+
+
+def slide_agreement(ls, losses) -> dict:
+    """Whether a curve on the grid ls (l = 0, ±7.5 and −1 among its steps, or inside it)
+    reproduces the slide's values: each value, linearly interpolated at the slide's l, must
+    round to the printed number (an error of at most half a unit in its last digit), and the
+    curve's lowest sample must lie within half a grid step of SLIDE_ARGMIN.
+
+    Returns {"rows": [{"l", "slide", "book", "error", "tolerance", "agrees"}, ...],
+    "argmin": the l of the lowest sample, "argmin_agrees", "agrees" (all of them)}."""
+    ls, y = np.asarray(ls, dtype=float), np.asarray(losses, dtype=float)
+    if ls.ndim != 1 or y.shape != ls.shape:
+        raise ValueError(f"ls and losses must be 1-D of the same length, got {ls.shape} and "
+                         f"{y.shape}")
+    if ls[0] > min(l_ for l_, _ in SLIDE_VALUES) or ls[-1] < max(l_ for l_, _ in SLIDE_VALUES):
+        raise ValueError(f"the grid [{ls[0]:g}, {ls[-1]:g}] does not cover the slide's steps")
+    rows = []
+    for l_, printed in SLIDE_VALUES:
+        decimals = len(printed.split(".")[1]) if "." in printed else 0
+        book = float(np.interp(l_, ls, y))
+        tol = 0.5 * 10.0 ** -decimals
+        rows.append({"l": l_, "slide": float(printed), "book": book,
+                     "error": book - float(printed), "tolerance": tol,
+                     "agrees": bool(abs(book - float(printed)) <= tol)})
+    arg = float(ls[int(np.argmin(y))])
+    half_step = 0.5 * float(np.max(np.diff(ls)))
+    arg_ok = bool(abs(arg - SLIDE_ARGMIN) <= half_step)
+    return {"rows": rows, "argmin": arg, "argmin_agrees": arg_ok,
+            "agrees": arg_ok and all(r["agrees"] for r in rows)}
+
+
+@dataclass
+class ToyCurves:
+    """The toy model over seeds, on one grid ls (n,): per seed (rows, shape (m, n))."""
+    seeds: np.ndarray
+    ls: np.ndarray
+    script: np.ndarray        # the correct loss along the script's line (centre: the average)
+    script_float32: np.ndarray  # the script's own float32 loss there, artefact included
+    converged: np.ndarray     # the correct loss through the empirical minimizer (NaN rows
+    #                           for separable seeds, which have none)
+    separable: np.ndarray     # (m,) bool
+    moved: np.ndarray         # (m,) |average − initialization|: how far 30 GD steps got
+
+
+def toy_curves(seeds, ls, steps: int = 30, lr: float = 0.01) -> ToyCurves:
+    """`make_run`, `minimize` and the three losses along each seed's direction."""
+    seeds = np.asarray(list(seeds), dtype=int)
+    ls = np.asarray(ls, dtype=float)
+    out = {k: [] for k in ("script", "script_float32", "converged", "separable", "moved")}
+    for s in seeds:
+        r = make_run(int(s), steps=steps, lr=lr)
+        sep = separable(r)
+        out["separable"].append(sep)
+        out["moved"].append(float((r.average - r.init).norm()))
+        out["script"].append(line_losses(r, r.average, ls))
+        out["script_float32"].append(script_line_losses(r, r.average, ls))
+        out["converged"].append(np.full(ls.size, np.nan) if sep
+                                else line_losses(r, minimize(r)[0], ls))
+    return ToyCurves(seeds, ls, **{k: np.array(v) for k, v in out.items()})

@@ -401,3 +401,103 @@ def shift_check(ls, train, test, deltas=None, gap_max: float = SHIFT_GAP_MAX,
     return ShiftVerdict(v.status, v.reason, v.delta_star, v.gap_min, v.step,
                         offset=float(offset[0, j]), delta_star_raw=raw.delta_star,
                         gap_min_raw=raw.gap_min, deltas=d, gap=gap[0], gap_raw=gap_raw[0])
+
+
+# ---- the check and the three cases over networks ------------------------------------------
+# Slides (the random-shift check): ξ_δ/ξ_0 at δ = 0, 0.1, ..., 0.8, read off the plot.
+SLIDE_DELTAS = tuple(round(0.1 * i, 1) for i in range(9))
+SLIDE_GAPS = (1.0, 0.77, 0.52, 0.25, 0.15, 0.37, 0.67, 1.0, 1.33)
+
+
+def orient(curves, flat_side):
+    """Curves (m, n) on a grid symmetric about 0 (l_i = −l_{n−1−i}), each reversed where its
+    flat side is −u, so that the flat side of every curve is +l. flat_side (m,): +1, −1 or 0
+    (0 and +1 are left as they are)."""
+    y = np.atleast_2d(np.asarray(curves, dtype=float))
+    f = np.broadcast_to(np.asarray(flat_side), (len(y),))
+    return np.where((f == -1)[:, None], y[:, ::-1], y)
+
+
+def resolved_gap(v: ShiftVerdict) -> float:
+    """One network's number for the combined random-shift finding (see `shift_by_unit`):
+    the smallest normalized gap where the δ grid resolves a shift, that is an interior
+    minimum at least two steps from δ = 0; 1 (no shift explains anything) where the minimum
+    is at δ = 0 or one grid step from it; and the gap at the grid's end where the minimum
+    is there (the true minimum lies beyond and is at most that: an upper bound)."""
+    if v.deltas is None or v.gap is None:
+        raise ValueError("resolved_gap needs a ShiftVerdict with its curves (from shift_check "
+                         "or shift_by_unit)")
+    i0 = int(np.flatnonzero(v.deltas == 0.0)[0])
+    i = int(np.flatnonzero(v.deltas == v.delta_star)[0])
+    return 1.0 if abs(i - i0) <= 1 else float(v.gap_min)
+
+
+def shift_by_unit(ls, train, test, units, flat_side, deltas, gap_max: float = SHIFT_GAP_MAX,
+                  step_fraction: float = DELTA_STEP_FRACTION) -> dict:
+    """The random-shift check decided per unit (a network), on many directions per unit.
+
+    ls: a grid symmetric about 0; train, test (m, n): the losses along m directions; units
+    (m,): the unit of each direction (e.g. its training seed); flat_side (m,): each
+    direction's flat side (+1/−1), used to orient the curves so that δ > 0 shifts the train
+    curve towards the flat side. Per unit, the normalized gaps ξ_δ/ξ_0 of its directions
+    (`shift_gap`, offset removed and kept) are summarized by their median over directions
+    (directions through one network are not independent: U(0,1) directions are nearly
+    parallel), and the offset-removed median curve is decided by `shift_verdict`.
+
+    Returns {unit: ShiftVerdict} (with the curves: gap = median offset removed, gap_raw =
+    median offset kept; delta_star_raw / gap_min_raw from the offset-kept median; offset =
+    the median over directions of the vertical offset removed at delta_star)."""
+    ls = np.asarray(ls, dtype=float)
+    if not np.allclose(ls, -ls[::-1]):
+        raise ValueError("shift_by_unit needs a grid symmetric about 0, to orient the curves")
+    tr, te = orient(train, flat_side), orient(test, flat_side)
+    units = np.asarray(units)
+    if len(units) != len(tr):
+        raise ValueError(f"units must name the unit of each of the {len(tr)} curves, got "
+                         f"{len(units)}")
+    d, _, _ = _check_deltas(deltas, step_fraction)
+    out = {}
+    for u in dict.fromkeys(units.tolist()):
+        rows = units == u
+        _, gap, offset = _gaps(ls, tr[rows], te[rows], d, True)
+        _, gap_raw, _ = _gaps(ls, tr[rows], te[rows], d, False)
+        g, g_raw = np.median(gap, 0), np.median(gap_raw, 0)
+        v = shift_verdict(d, g, gap_max, step_fraction)
+        raw = shift_verdict(d, g_raw, gap_max, step_fraction)
+        j = int(np.flatnonzero(d == v.delta_star)[0])
+        out[u] = ShiftVerdict(v.status, v.reason, v.delta_star, v.gap_min, v.step,
+                              offset=float(np.median(offset[:, j])),
+                              delta_star_raw=raw.delta_star, gap_min_raw=raw.gap_min,
+                              deltas=d, gap=g, gap_raw=g_raw)
+    return out
+
+
+CASES = ("I", "II", "III")
+
+
+def cases_by_unit(ls, curves: dict, units, flat_side, bias: float) -> list:
+    """Case I (the centre, l = 0), Case II (moved by `bias` towards the flat side) and Case
+    III (by `bias` towards the sharp side) read off line scans, averaged per unit.
+
+    curves: name -> (m, n) values along m directions on the grid ls (e.g. "test_loss",
+    "test_acc"); units (m,) and flat_side (m,) (+1/−1) per direction; values between grid
+    points are linearly interpolated. Returns one dict per unit, in order of first
+    appearance: {"unit", "n_directions", "<name> <case>": mean over the unit's directions}."""
+    ls = np.asarray(ls, dtype=float)
+    units, flat = np.asarray(units), np.asarray(flat_side)
+    if not 0 < bias <= min(-ls[0], ls[-1]):
+        raise ValueError(f"bias {bias:g} must be positive and inside the scan "
+                         f"[{ls[0]:g}, {ls[-1]:g}]")
+    if np.any(~np.isin(flat, (-1, 1))):
+        raise ValueError("every direction needs a flat side, +1 or -1")
+    rows = []
+    for u in dict.fromkeys(units.tolist()):
+        sel = np.flatnonzero(units == u)
+        row = {"unit": u, "n_directions": int(sel.size)}
+        for name, y in curves.items():
+            y = np.atleast_2d(np.asarray(y, dtype=float))
+            for case, sign in zip(CASES, (0, 1, -1)):
+                row[f"{name} {case}"] = float(np.mean(
+                    [np.interp(sign * flat[i] * bias, ls, y[i]) for i in sel]))
+        rows.append(row)
+    return rows

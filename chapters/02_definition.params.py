@@ -2,7 +2,7 @@
 values of the smoke and paper profiles, rules. The defaults are the chapter's `parameters`
 cell."""
 from avalley.book.chapters import require
-from avalley.book.domains import Budget, Count, Float, Int, Positive
+from avalley.book.domains import Budget, Count, Float, Fraction, Int, ListOf, Positive
 
 DOMAINS = {
     "n_side": Budget(Count(), minimum=20),
@@ -13,11 +13,9 @@ DOMAINS = {
     "toy_reach": Positive(),
     "toy_n_side": Count(),
     "window": Positive(),
-    "ratio_threshold": Float(gt=1),
-    "r_inner": Float(ge=0),
-    "r_outer": Positive(),
-    "p": Positive(),
-    "c": Float(gt=1),          # Definition 1 needs c > 1
+    "r_inner": Float(ge=0),          # r̄
+    "r_outer": Positive(),           # r
+    "level_fractions": ListOf(Fraction()),
 }
 PROFILES = {
     "smoke": {"n_side": 40, "toy_seeds": 5},
@@ -27,8 +25,11 @@ PROFILES = {
 
 def rules(p):
     require(p["r_inner"] < p["r_outer"],
-            f"the window needs r_inner < r_outer, got r_inner = {p['r_inner']} and "
+            f"the window needs r_inner < r_outer (r̄ < r), got r_inner = {p['r_inner']} and "
             f"r_outer = {p['r_outer']}.")
     require(p["r_outer"] <= p["toy_reach"] and p["window"] <= p["toy_reach"],
             f"r_outer = {p['r_outer']} and window = {p['window']} must lie inside the scan, "
             f"toy_reach = {p['toy_reach']}.")
+    require(p["slide_seed"] < p["toy_seeds"],
+            f"slide_seed = {p['slide_seed']} must be one of the seeds run, 0 .. "
+            f"{p['toy_seeds'] - 1} (toy_seeds = {p['toy_seeds']}).")

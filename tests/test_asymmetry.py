@@ -561,3 +561,48 @@ def test_script_float32_clamp_artefact():
     assert one["max_excess_jump"] == art["max_excess_jump"][3]
     with pytest.raises(ValueError, match="same shape"):
         neuron.float32_artefact(script[:2], exact[:3])
+
+
+def test_slide_agreement_on_the_slide_seed_and_a_perturbed_curve():
+    ls = neuron.script_grid()
+    r = neuron.make_run(neuron.SLIDE_SEED)
+    y = neuron.script_line_losses(r, r.average, ls)
+    ok = neuron.slide_agreement(ls, y)
+    assert ok["agrees"] and ok["argmin"] == -1.0
+    assert [row["tolerance"] for row in ok["rows"]] == [5e-4, 5e-3, 5e-3]
+    bad = y.copy()
+    bad[-1] += 0.01                                  # 5.2228 no longer rounds to 5.21
+    res = neuron.slide_agreement(ls, bad)
+    assert not res["agrees"] and res["argmin_agrees"] and not res["rows"][1]["agrees"]
+    moved = y.copy()
+    moved[15 + 4] = y.min() - 1                      # lowest at l = +2: not near −1
+    assert not neuron.slide_agreement(ls, moved)["argmin_agrees"]
+    with pytest.raises(ValueError, match="cover"):
+        neuron.slide_agreement(ls[5:-5], y[5:-5])
+
+
+def test_toy_curves_match_the_single_seed_functions():
+    ls = neuron.script_grid()
+    tc = neuron.toy_curves([0, 1, 2], ls)
+    assert tc.script.shape == (3, ls.size) and tc.separable.tolist() == [False, True, False]
+    assert np.isnan(tc.converged[1]).all()
+    r = neuron.make_run(2)
+    np.testing.assert_array_equal(tc.script[2], neuron.line_losses(r, r.average, ls))
+    np.testing.assert_array_equal(tc.script_float32[2],
+                                  neuron.script_line_losses(r, r.average, ls))
+    np.testing.assert_array_equal(tc.converged[2],
+                                  neuron.line_losses(r, neuron.minimize(r)[0], ls))
+    assert tc.moved[2] == pytest.approx(float((r.average - r.init).norm()))
+
+
+def test_guard_examples_pass_unguarded_and_get_their_status():
+    ls = A.symmetric_grid(4.0, 300)
+    ex = A.guard_examples(ls)
+    assert [e[2] for e in ex] == [A.ASYMMETRIC, A.NOT_A_VALLEY, A.FLAT_DESCENDS, A.SATURATED]
+    for name, y, expected in ex:
+        c, _ = A.largest_c(ls, y, *A.GUARD_WINDOW)
+        assert c >= 4.0 - 1e-9, name                      # the unguarded test lets it through
+        st_ = A.definition1_status(ls, y, *A.GUARD_WINDOW, chance=A.GUARD_CHANCE)
+        assert st_["status"] == expected, name
+    with pytest.raises(ValueError, match="inside"):
+        A.guard_examples(A.symmetric_grid(5.0, 10))

@@ -58,7 +58,7 @@ def test_parameter_comments_have_no_equals_sign():
     ("intro", "shift_spread", "nan", "a finite number above 0"),        # NaN
     ("intro", "c", "inf", "a finite number at least 1"),                # infinite
     ("bias", "n_points", "10", "an odd integer at least 3"),            # even grid size
-    ("definition", "c", "1.0", "a finite number above 1"),              # c at or below 1
+    ("definition", "r_inner", "-1.0", "a finite number at least 0"),   # negative radius r̄
     ("directions", "bn_modes", "eval,frozen", "one of the BN modes"),   # unknown name in a list
     ("training", "recipe_names", '["resnet-9000"]', "one of the recipes"),
     ("swa", "seeds", "0,0,1", "without repeats"),

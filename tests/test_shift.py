@@ -275,3 +275,68 @@ def test_shift_check_default_grid_is_half_the_reach():
     res = shift_check(LS, v.value(LS), v.value(LS + 0.8) + 0.2)
     assert res.deltas[-1] == pytest.approx(2.5) and res.deltas.size == 41
     assert res.status == HOLDS and abs(res.delta_star - 0.8) <= res.step
+
+
+# --- per network: shift_by_unit, resolved_gap, cases_by_unit ----------------------------------
+
+def test_orient_reverses_curves_whose_flat_side_is_minus():
+    y = np.array([[3.0, 0.0, 1.0], [1.0, 0.0, 3.0]])
+    from avalley.shift import orient
+    np.testing.assert_array_equal(orient(y, [1, -1]), [[3.0, 0.0, 1.0], [3.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(orient(y, [0, 1]), y)
+
+
+def test_shift_by_unit_decides_each_network_on_its_oriented_median():
+    """Unit "a": two directions whose test curve is the train curve shifted by 0.6 towards
+    the flat side (one of them written with its flat side on −u): holds at δ* = 0.6 after
+    orientation. Unit "b": a pure vertical offset: fails, resolved gap 1."""
+    from avalley.shift import resolved_gap, shift_by_unit
+    ls = np.linspace(-5, 5, 201)
+    v = Smooth(c=4.0, sharpness=3.0, flat=1)
+    tr, te = v.value(ls), v.value(ls + 0.6) + 0.2
+    train = np.stack([tr, tr[::-1], tr, tr * 1.1])
+    test = np.stack([te, te[::-1], tr + 0.3, tr * 1.1 + 0.1])
+    res = shift_by_unit(ls, train, test, ["a", "a", "b", "b"], [1, -1, 1, 1], delta_grid(2.0))
+    assert list(res) == ["a", "b"]
+    assert res["a"].status == HOLDS and res["a"].delta_star == pytest.approx(0.6)
+    assert resolved_gap(res["a"]) == res["a"].gap_min < SHIFT_GAP_MAX
+    assert res["b"].status == FAILS and resolved_gap(res["b"]) == 1.0
+    with pytest.raises(ValueError, match="symmetric"):
+        shift_by_unit(ls[:-1], train[:, :-1], test[:, :-1], [0] * 4, [1] * 4, delta_grid(2.0))
+
+
+def test_resolved_gap_counts_a_one_step_shift_as_none_and_an_edge_as_a_bound():
+    from avalley.shift import ShiftVerdict, resolved_gap
+    d = delta_grid(1.0)
+
+    def v_at(at, depth):
+        g = 1 - (1 - depth) * np.maximum(0, 1 - np.abs(d - at) / 0.5)
+        v = shift_verdict(d, g)
+        return ShiftVerdict(v.status, v.reason, v.delta_star, v.gap_min, v.step, deltas=d, gap=g)
+    assert resolved_gap(v_at(0.05, 0.2)) == 1.0                 # one step: inconclusive
+    assert resolved_gap(v_at(1.0, 0.2)) == pytest.approx(0.2)   # at the end: a bound
+    assert resolved_gap(v_at(0.4, 0.3)) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="curves"):
+        resolved_gap(shift_verdict(d, np.ones_like(d)))
+
+
+def test_cases_by_unit_reads_the_three_points_towards_each_side():
+    from avalley.shift import cases_by_unit
+    ls = np.linspace(-2, 2, 5)                                  # steps of 1
+    y = np.array([[4.0, 3.0, 2.0, 1.0, 0.0],                    # value at l: 2 − l
+                  [0.0, 1.0, 2.0, 3.0, 4.0]])
+    rows = cases_by_unit(ls, {"test_loss": y}, [7, 7], [1, -1], 0.5)
+    # direction 0 (flat +): II at +0.5 -> 1.5, III at -0.5 -> 2.5; direction 1 (flat −):
+    # II at −0.5 -> 1.5, III at +0.5 -> 2.5
+    assert rows == [{"unit": 7, "n_directions": 2, "test_loss I": 2.0,
+                     "test_loss II": 1.5, "test_loss III": 2.5}]
+    with pytest.raises(ValueError, match="flat side"):
+        cases_by_unit(ls, {"x": y}, [0, 0], [1, 0], 0.5)
+    with pytest.raises(ValueError, match="inside the scan"):
+        cases_by_unit(ls, {"x": y}, [0, 0], [1, 1], 3.0)
+
+
+def test_the_slides_values_are_the_ones_in_paper_md():
+    from avalley.shift import SLIDE_DELTAS, SLIDE_GAPS
+    assert SLIDE_DELTAS[4] == 0.4 and min(SLIDE_GAPS) == SLIDE_GAPS[4] == 0.15
+    assert len(SLIDE_DELTAS) == len(SLIDE_GAPS) == 9
