@@ -65,8 +65,10 @@ class Settings:
         return out
 
     def apply(self) -> None:
+        """Set `env()` in this process (the job's, and the kernels it starts inherit it)."""
         os.environ.update(self.env())
-        sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
 
 
 @dataclass
@@ -75,6 +77,8 @@ class Job:
     deps: tuple = field(default=(), kw_only=True)     # keys of the jobs it needs first
     used_by: tuple = field(default=(), kw_only=True)  # chapters that need it
     estimate: float | None = field(default=None, kw_only=True)   # GPU seconds
+    # runs even when a job it waits for failed (the claims page collects what there is)
+    after_failures: bool = field(default=False, kw_only=True)
 
     @property
     def key(self) -> str:
@@ -222,7 +226,7 @@ def execute(job: Job, settings: Settings, upstream: tuple | list = ()) -> dict:
     """Run `job` here (see the module docstring); `upstream`: the outcomes of the jobs it
     depends on. Never raises: a failure is an outcome with its error and traceback."""
     bad = [u["key"] for u in upstream if u.get("status") in ("failed", "blocked")]
-    if bad:
+    if bad and not job.after_failures:
         return outcome(job, "blocked", error=f"needs {', '.join(bad)}, which did not finish")
     settings.apply()
     t0, c0 = time.time(), _cpu_seconds()

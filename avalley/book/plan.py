@@ -102,6 +102,7 @@ def make(profile: str = "paper", scale: float = 1.0, only: list[str] | None = No
         (collectors if chapters.declaration(chapter).collects else chapter_jobs).append(job)
     for job in collectors:
         job.deps = tuple(j.key for j in chapter_jobs)
+        job.after_failures = True
     plan.jobs = [*train.values(), *after.values(), *chapter_jobs, *collectors]
     return plan
 
@@ -167,12 +168,12 @@ def as_dict(plan: Plan, done: dict[str, bool]) -> dict:
 def chapter_estimate(chapter: str, profile: str = "paper", gpu: str = estimate.DEFAULT_GPU
                      ) -> str | None:
     """The rerun box's words for what `chapter` costs at `profile`: every job it needs, shared
-    or not, by the planner's estimate; None when it needs no GPU work."""
+    or not, by the planner's estimate."""
     plan = make(profile, only=[chapter], gpu=gpu)
     nets = [j for j in plan.jobs if j.kind != "chapter"]
     total = plan.total()
     if not nets and not total:
-        return None
+        return "no GPU work: its simulations run on the CPU, in minutes"
     what = f"{len(nets)} training jobs" + (", then the chapter's scans" if plan.total(
         [j for j in plan.jobs if j.kind == "chapter"]) else "")
     return (f"about {estimate.hours(total)} of GPU time on one {plan.gpu.name} by the "
