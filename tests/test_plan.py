@@ -257,7 +257,7 @@ def test_page_part_with_and_without_a_bundle(tmp_path):
     assert "python -m avalley paper --chapters swa" in absent
     bundle.write(_results(), {}, tmp_path)
     shown = bundle.section("swa", quick, "quick", published.PUBLISHED["swa"], tmp_path)
-    assert "NVIDIA H100" in shown and "`abc1234`" in shown and "2.0 hours" in shown
+    assert "NVIDIA H100" in shown and "`abc1234`" in shown and "2.0 h of wall time" in shown
     assert "| SWA is lower | **holds** | mean 0.1 [0.05, 0.15] | inconclusive | lower |" \
         in shown
     assert "95.83 ± 0.03" in shown and "95.75 ± 0.07 (2 seeds)" in shown

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import DATA_DIR
 from ..atomic import jsonable, write_bytes, write_json
+from .estimate import hours
 
 PAPER_DIR = DATA_DIR / "paper"          # the committed bundles
 MAX_BYTES = 5 * 2 ** 20                 # a bundle's size limit (results and arrays)
@@ -101,15 +102,16 @@ def provenance(results: dict) -> str:
     note = (f" **at scale {scale:g}: a test of the code path, not a result**" if scale < 1
             else "")
     return (f"computed on {e['device_name']} from commit `{e['git_commit']}`, "
-            f"{e.get('start_time', '')[:10]}, in {e['wall_seconds'] / 3600:.1f} hours of wall "
-            f"time{note}")
+            f"{e.get('start_time', '')[:10]}, in {hours(e['wall_seconds'])} of wall time"
+            f"{note}")
 
 
 def commands(chapter: str) -> str:
     return (f"`python -m avalley paper --plan --chapters {chapter}` lists its jobs and their "
             f"estimated GPU time; `python -m avalley paper --chapters {chapter}` (add "
             "`--executor ray` or `--executor slurm` to spread them over GPUs) trains the "
-            f"networks and runs the chapter, which writes `data/paper/{chapter}/`; commit "
+            f"networks it needs, if any, and runs the chapter, which writes "
+            f"`data/paper/{chapter}/`; commit "
             "that folder and rebuild the book")
 
 
