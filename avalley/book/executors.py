@@ -50,7 +50,8 @@ def run(plan, done: dict, settings: Settings, executor: str = "local",
 
 def _report(o: dict, log) -> None:
     err = f": {o['error']}" if o.get("error") else ""
-    log(f"[{o['status']:>7}] {o['seconds']:8.1f} s  {o['job']}{err}")
+    cpu = f" (CPU {o['cpu_seconds']:.0f} s)" if o.get("cpu_seconds") else ""
+    log(f"[{o['status']:>7}] {o['seconds']:8.1f} s  {o['job']}{cpu}{err}")
 
 
 def _local(plan, todo, known, settings, options, log) -> dict:
