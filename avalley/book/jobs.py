@@ -234,7 +234,8 @@ def execute(job: Job, settings: Settings, upstream: tuple | list = ()) -> dict:
         status, details = job.run(settings)
     except Exception as e:     # reported, and the other jobs go on
         return outcome(job, "failed", time.time() - t0, error=f"{type(e).__name__}: {e}",
-                       traceback=traceback.format_exc())
+                       traceback=traceback.format_exc(),
+                       cpu_seconds=round(_cpu_seconds() - c0, 1))
     return outcome(job, status, time.time() - t0, cpu_seconds=round(_cpu_seconds() - c0, 1),
                    **details)
 
