@@ -216,12 +216,44 @@ MODELS = {
 }
 
 
-def build(name: str, num_classes: int, input_shape, **kwargs) -> nn.Module:
+# How the scales (weights) of the BN layers start: ones is PyTorch's default; uniform
+# U(0, 1) and normal N(0, 0.1) are the alternatives of Li et al. 2024 (BN-weight init and
+# valley asymmetry). N(0, 0.1): mean 0, standard deviation 0.1.
+BN_WEIGHT_INITS = ("ones", "uniform", "normal")
+
+
+def init_bn_weights(model: nn.Module, how: str = "ones") -> nn.Module:
+    """Set the scale (weight) of every BatchNorm layer of `model` as `how` says (see
+    BN_WEIGHT_INITS), drawing from the global torch generator; "ones" draws nothing and
+    leaves the model as built. Shifts (biases) are not touched."""
+    if how not in BN_WEIGHT_INITS:
+        raise ParameterError(f"Unknown BN weight initialization {how!r}. Valid: "
+                             f"{', '.join(BN_WEIGHT_INITS)}.")
+    if how == "ones":
+        return model
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None:
+                if how == "uniform":
+                    nn.init.uniform_(m.weight, 0.0, 1.0)
+                else:
+                    nn.init.normal_(m.weight, 0.0, 0.1)
+    return model
+
+
+def build(name: str, num_classes: int, input_shape, bn_weight_init: str = "ones",
+          **kwargs) -> nn.Module:
     """The model `name` for `num_classes` classes and inputs of `input_shape` (no batch
-    dimension); `kwargs` are the builder's options (e.g. `widths`, `width`)."""
+    dimension); `kwargs` are the builder's options (e.g. `widths`, `width`).
+    bn_weight_init: how the BN scales start (BN_WEIGHT_INITS; ones, the default, is the
+    builder's own initialization, unchanged)."""
     if name not in MODELS:
         raise ParameterError(f"Unknown model {name!r}. Valid models: {', '.join(MODELS)}.")
-    return MODELS[name](num_classes, tuple(input_shape), **kwargs)
+    if bn_weight_init not in BN_WEIGHT_INITS:     # before building: refuse without compute
+        raise ParameterError(f"Unknown BN weight initialization {bn_weight_init!r}. Valid: "
+                             f"{', '.join(BN_WEIGHT_INITS)}.")
+    return init_bn_weights(MODELS[name](num_classes, tuple(input_shape), **kwargs),
+                           bn_weight_init)
 
 
 def count_parameters(model: nn.Module) -> int:

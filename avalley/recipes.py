@@ -109,6 +109,25 @@ _RECIPES = {
     "vgg16-bn-cifar10": dict(_VGG, model="vgg16-bn"),    # only BN differs from vgg16
     "vgg16-cifar10": dict(_VGG, model="vgg16"),
 }
+
+
+def _bn_init(name: str, how: str) -> dict:
+    """Recipe `name` with its BN scales initialized `how` (models.BN_WEIGHT_INITS): the one
+    difference, for the origins chapter's BN-initialization comparison (Li et al. 2024)."""
+    base = _RECIPES[name]
+    return dict(base, model_kwargs={**base.get("model_kwargs", {}), "bn_weight_init": how})
+
+
+_RECIPES.update({
+    # the quick, smoke and paper BN networks with their BN scales started from U(0, 1) or
+    # N(0, 0.1) instead of 1 (Li et al. 2024); everything else as the recipe they extend
+    "convnet-bn-fmnist-bninit-uniform": _bn_init("convnet-bn-fmnist", "uniform"),
+    "convnet-bn-fmnist-bninit-normal": _bn_init("convnet-bn-fmnist", "normal"),
+    "convnet-bn-digits-bninit-uniform": _bn_init("convnet-bn-digits", "uniform"),
+    "convnet-bn-digits-bninit-normal": _bn_init("convnet-bn-digits", "normal"),
+    "preresnet164-cifar10-bninit-uniform": _bn_init("preresnet164-cifar10", "uniform"),
+    "preresnet164-cifar10-bninit-normal": _bn_init("preresnet164-cifar10", "normal"),
+})
 RECIPES = tuple(_RECIPES)
 
 
