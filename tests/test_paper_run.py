@@ -88,8 +88,12 @@ def test_every_job_of_the_plan_ran(tiny):
             continue
         assert o["status"] == "ran", o
         kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
-    assert kinds == {"train": 12, "after_swa": 3,
-                     "chapter": len(chapters.chapter_ids()) - len(tiny["known_failures"])}
+    from avalley.book import plan
+    planned = {}
+    for j in plan.make("paper", float(TINY)).jobs:
+        planned[j.kind] = planned.get(j.kind, 0) + 1
+    planned["chapter"] -= len(tiny["known_failures"])
+    assert kinds == planned and planned["train"] >= 12 and planned["after_swa"] == 3
     trained = {o["job"].split(" (")[0] for o in tiny["outcomes"] if o["kind"] == "train"}
     assert trained == {"preresnet164 on cifar10", "preresnet164 on cifar100",
                        "densenet-bc-100 on cifar10", "wrn-28-10-bn on cifar10",

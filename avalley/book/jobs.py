@@ -104,7 +104,8 @@ def _recipe_text(r) -> str:
     from .needs import images
     n_train, n_test = images(r)
     swa = f"SWA from epoch {r.swa_start} (lr {r.swa_lr:g})" if r.swa else "no SWA"
-    return (f"{r.model} on {r.dataset} ({n_train}/{n_test} images), seed {r.seed}, "
+    extra = "".join(f", {k}={v}" for k, v in r.model_kwargs.items())
+    return (f"{r.model} on {r.dataset} ({n_train}/{n_test} images{extra}), seed {r.seed}, "
             f"{r.epochs} epoch{'s' * (r.epochs != 1)}, {swa}")
 
 
