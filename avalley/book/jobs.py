@@ -191,7 +191,7 @@ class ChapterJob(Job):
         return f"chapter {self.chapter} at profile {p['profile']}{scale}"
 
     def results_path(self) -> Path:
-        from .record import runs_dir
+        from .paths import runs_dir
         return runs_dir() / self.chapter / self.parameters["profile"] / "results.json"
 
     def done(self, device_type: str) -> bool:
@@ -204,7 +204,7 @@ class ChapterJob(Job):
             return False
 
     def run(self, settings):
-        from .cli import execute_chapter
+        from .execute import execute_chapter
         if self.done(""):
             return "cached", {"results": str(self.results_path())}
         os.environ["AVALLEY_CACHED_ONLY"] = "1"     # the chapter trains nothing itself

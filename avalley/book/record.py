@@ -26,16 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import DATA_DIR
 from ..atomic import jsonable, write_bytes, write_json, write_npz
 from ..errors import CheckFailed
 from ..runtime import Runtime, setup
 from ..verdicts import Verdict
 from . import chapters, page
-
-
-def runs_dir() -> Path:
-    return Path(os.environ.get("AVALLEY_RUNS_DIR", DATA_DIR / "runs"))
+from .paths import runs_dir
 
 
 @dataclass
