@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHAPTER ?= intro
 ARGS ?=
 
-.PHONY: book test test-fast run list bench clean datasets
+.PHONY: book test test-fast run list bench clean datasets paper
 
 $(STAMP): requirements.txt requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# The paper's experiments as jobs on an executor (see README), e.g.
+#   make paper ARGS="--plan"      make paper ARGS="--executor ray"
+paper: $(STAMP)
+	$(PY) -m avalley paper $(ARGS)

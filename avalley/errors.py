@@ -17,3 +17,8 @@ class CheckFailed(AssertionError):
 
 class TrainingDiverged(FloatingPointError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class NotInCache(LookupError):
+    """A run that may only read the training cache (the chapters of a paper-scale plan) asked
+    for a network that is not in it: the plan did not list it."""

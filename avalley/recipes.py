@@ -10,6 +10,7 @@ SWA (same epochs, learning rate decayed to 1% of its start, `avalley.training.le
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 
 from . import data, models
@@ -186,9 +187,14 @@ def get(name: str, seed: int = 0, swa: bool = True, scale: float = 1.0,
         **overrides) -> Recipe:
     """The shared recipe `name` for training seed `seed`; swa=False is its SGD baseline;
     scale < 1 shrinks its budget (`shrink`). `overrides` replace single fields (a chapter
-    that overrides one trains its own network, outside the shared set)."""
+    that overrides one trains its own network, outside the shared set). With
+    AVALLEY_COMPILE=1 in the environment (`python -m avalley paper --compile` sets it for
+    every job and chapter), `compile` defaults to True: torch.compile'd training, a network
+    of its own in the cache."""
     if name not in _RECIPES:
         raise ParameterError(f"Unknown recipe {name!r}. Valid recipes: {', '.join(RECIPES)}.")
+    if os.environ.get("AVALLEY_COMPILE") == "1":
+        overrides.setdefault("compile", True)
     fields = shrink(dict(_RECIPES[name], seed=seed, **overrides), scale)
     if not swa:
         fields["swa_start"] = None

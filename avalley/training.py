@@ -7,6 +7,10 @@ that asks for the same network gets it back in seconds. While training, a checkp
 written every epoch; a killed run resumes from it and, on the CPU, ends with bitwise the
 same weights as an uninterrupted run (the data order and augmentation come from one
 generator whose state is checkpointed, and CPU kernels are deterministic).
+
+With `AVALLEY_CACHED_ONLY=1` in the environment, a network (or an SGD-after-SWA search) that
+is not in the cache is an error (`NotInCache`) instead of a training run: the paper-scale
+plan sets it for the chapters it executes after training every network they declared.
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import hashlib
 import json
 import math
 import os
+import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +34,7 @@ from tqdm.auto import tqdm
 
 from . import DATA_DIR, data, models
 from .atomic import write_torch
-from .errors import TrainingDiverged
+from .errors import NotInCache, TrainingDiverged
 from .recipes import Recipe
 from .runtime import Runtime, exact_fp32
 
@@ -129,6 +135,10 @@ def train(recipe: Recipe, rt: Runtime, cache: bool = True, progress: bool = True
     if not cache:
         return _train(recipe, rt, key, None, progress)
     folder = (root or cache_dir()) / key
+    if not (folder / "result.pt").exists():
+        _refuse_uncached(f"the network {recipe.model} on {recipe.dataset}, seed {recipe.seed}"
+                         f" ({'SWA' if recipe.swa else 'no SWA'}, {recipe.epochs} epochs)",
+                         folder)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)             # released when the file closes
@@ -138,6 +148,20 @@ def train(recipe: Recipe, rt: Runtime, cache: bool = True, progress: bool = True
         _save_result(result, folder / "result.pt")
         (folder / "checkpoint.pt").unlink(missing_ok=True)
         return result
+
+
+def _refuse_uncached(what: str, folder: Path) -> None:
+    if os.environ.get("AVALLEY_CACHED_ONLY") == "1":
+        raise NotInCache(
+            f"{what} is not in the training cache ({folder}), and this run may only read the "
+            "cache (AVALLEY_CACHED_ONLY=1, set by `python -m avalley paper` for the chapters "
+            "it executes): the chapter's declaration `needs` does not list it, so the plan "
+            "did not train it. Add it to the chapter's `needs`.")
+
+
+def after_swa_folder(lr: float, max_epochs: int) -> str:
+    """The folder of an SGD-after-SWA search, inside its SWA run's cache folder."""
+    return f"after_swa-lr{lr:g}-max{max_epochs}"
 
 
 def _build(recipe: Recipe, num_classes: int, shape: tuple, rt: Runtime) -> nn.Module:
@@ -167,6 +191,8 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
         gen.set_state(ck["generator"])
         torch.set_rng_state(ck["torch_rng"])       # dropout (VGG)
         history, start, seconds = ck["history"], ck["epoch"], ck["seconds"]
+        print(f"{r.model} on {r.dataset}, seed {r.seed}: resuming after epoch {start} of "
+              f"{r.epochs} from {ckpt_path}", file=sys.stderr, flush=True)
 
     n_batches = len(ds.y_train) // r.batch_size
     bar = tqdm(total=r.epochs * n_batches, initial=start * n_batches, disable=not progress,
@@ -201,6 +227,7 @@ def _train(recipe: Recipe, rt: Runtime, key: str, folder: Path | None,
         if ckpt_path is not None:
             _save_checkpoint(ckpt_path, epoch + 1, model, opt, swa, gen, history,
                              seconds)
+            _fault(epoch + 1)
     bar.close()
 
     # every solution's BN statistics are re-estimated by one rule (`bn_images`), as the
@@ -286,9 +313,11 @@ def after_swa(result: TrainResult, rt: Runtime, lr: float = 0.001, max_epochs: i
     images = bn_images(ds, r)
     folder = None
     if cache:
-        folder = (root or cache_dir()) / result.key / f"after_swa-lr{lr:g}-max{max_epochs}"
+        folder = (root or cache_dir()) / result.key / after_swa_folder(lr, max_epochs)
         if (folder / "result.pt").exists():
             return _load_after(result, rt, folder / "result.pt")
+        _refuse_uncached(f"SGD after SWA (lr {lr:g}, at most {max_epochs} epochs) from "
+                         f"{r.model} on {r.dataset}, seed {r.seed}", folder)
     model = copy.deepcopy(result.swa_model)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=r.momentum,
                           weight_decay=r.weight_decay)
@@ -333,6 +362,14 @@ def _load_after(result: TrainResult, rt: Runtime, path: Path) -> AfterSWA:
     model = _build(result.recipe, result.num_classes, result.input_shape, rt)
     model.load_state_dict(saved["model"])
     return AfterSWA(saved["history"], saved["reference"], saved["found"], model.eval())
+
+
+def _fault(epoch: int) -> None:
+    """Fault injection for the tests of resumption: with AVALLEY_KILL_AFTER_EPOCH=N, the
+    process kills itself (SIGKILL, as an out-of-memory killer or a preempting scheduler
+    would) right after the checkpoint of epoch N is on disk."""
+    if os.environ.get("AVALLEY_KILL_AFTER_EPOCH") == str(epoch):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _save_checkpoint(path, epoch, model, opt, swa, gen, history, seconds):

@@ -2,10 +2,10 @@
 values of the smoke and paper profiles, rules. The defaults are the chapter's `parameters`
 cell."""
 from avalley.book.chapters import require
-from avalley.book.domains import Count, Float, Fraction, Int, ListOf, Positive
+from avalley.book.domains import Budget, Count, Float, Fraction, Int, ListOf, Positive
 
 DOMAINS = {
-    "n_side": Count(),
+    "n_side": Budget(Count(), minimum=20),
     "toy_seeds": Count(),
     "slide_seed": Int(ge=0),
     "toy_steps": Count(),

@@ -4,14 +4,11 @@ the chapter's `parameters` cell (the quick profile)."""
 from avalley import directions, landscape, recipes
 from avalley.book.chapters import RecipeName, RecipeNames, require
 from avalley.book.domains import Budget, Choice, Count, DictOf, Int, ListOf, Positive, Seeds
-
-# models with BN: a `-bn` suffix, or always (PreResNet-164 and DenseNet-BC-100, as published)
-_ALWAYS_BN = ("preresnet164", "densenet-bc-100")
+from avalley.book.needs import Evaluation, Network, has_bn
 
 
 def _has_bn(recipe_name: str) -> bool:
-    model = recipes.get(recipe_name).model
-    return model.endswith("-bn") or model in _ALWAYS_BN
+    return has_bn(recipes.get(recipe_name).model)
 
 
 def _modes(min_len: int = 1) -> ListOf:
@@ -93,3 +90,26 @@ def rules(p):
             f"n_directions = {p['n_directions']}: they are the first of those directions.")
     require(len(p["seeds"]) >= 2,
             f"seeds = {p['seeds']}: a verdict over training seeds needs at least two.")
+
+
+def needs(p):
+    """The SGD network of every recipe and seed; and, for the estimate only, the scans: about
+    2·(first_points + 4·points_per_doubling) points per direction (a first round and the
+    doublings to the levels), each on n_eval images, plus n_bn more per point in recompute
+    mode."""
+    out = [Network(name, s, False) for name in p["recipe_names"] for s in p["seeds"]]
+    per_dir = 2 * (p["first_points"] + 4 * p["points_per_doubling"])
+    kinds = len(p["direction_kinds"])
+    for name in p["recipe_names"]:
+        bn = _has_bn(name)
+        points = per_dir * kinds * p["n_directions"] * len(p["seeds"])
+        images = points * p["n_eval"]
+        if bn and "recompute" in p["bn_modes"]:
+            images += (per_dir * kinds * p["n_recompute_directions"] * len(p["seeds"])
+                       * (p["n_eval"] + p["n_bn"]))
+        if bn:
+            images += (per_dir * len(p["subsets"]) * len(p["subset_direction_kinds"])
+                       * len(p["subset_bn_modes"]) * p["n_subset_directions"] * len(p["seeds"])
+                       * p["n_eval"])
+        out.append(Evaluation(name, images, "direction scans"))
+    return out

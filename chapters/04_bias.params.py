@@ -3,7 +3,18 @@ the smoke and paper profiles, and the rules between parameters. The defaults are
 chapter's `parameters` cell."""
 from avalley import directions, landscape, recipes
 from avalley.book.chapters import RecipeName, require
-from avalley.book.domains import Choice, Count, Float, Fraction, Int, ListOf, Positive, Seeds
+from avalley.book.domains import (
+    Budget,
+    Choice,
+    Count,
+    Float,
+    Fraction,
+    Int,
+    ListOf,
+    Positive,
+    Seeds,
+)
+from avalley.book.needs import Evaluation, Network, images
 
 # the recompute mode re-estimates BN statistics on at least this many of the recipe's
 # batches (or on the whole training set), never on one batch
@@ -12,7 +23,7 @@ MIN_BN_BATCHES = 16
 DOMAINS = {
     "c_values": ListOf(Float(ge=1)),
     "shift_spreads": ListOf(Positive()),
-    "n_mc": Count(2),
+    "n_mc": Budget(Count(2), minimum=1000),
     "grid_k": ListOf(Count()),
     "grid_c": ListOf(Float(gt=1)),
     "grid_delta": ListOf(Positive()),
@@ -20,13 +31,13 @@ DOMAINS = {
     "grid_xi": ListOf(Float(ge=0)),
     "recipe_name": RecipeName(),
     "train_seeds": Seeds(),
-    "n_directions": Count(),
+    "n_directions": Budget(Count(), minimum=2),
     "direction_kind": Choice(directions.KINDS, "one of the direction kinds"),
     "bn_mode": Choice(landscape.BN_MODES, "one of the BN modes"),
     "n_bn": Int(ge=0),                         # 0: the whole training set
-    "n_eval": Count(),
+    "n_eval": Budget(Count(), minimum=16),
     "l_max": Positive(),
-    "n_points": Int(ge=3, odd=True),           # odd: the centre l = 0 is on the grid
+    "n_points": Budget(Int(ge=3, odd=True), minimum=5, step=2),   # odd: l = 0 on the grid
     "delta_max": Positive(),
     "level_fractions": ListOf(Fraction()),
     "case_bias": Positive(),
@@ -55,3 +66,14 @@ def rules(p):
             f"n_bn = {p['n_bn']}: the recompute mode needs at least {MIN_BN_BATCHES} batches "
             f"of the recipe's {batch} images ({MIN_BN_BATCHES * batch}), or 0 for the whole "
             "training set; BN statistics from one batch are noise.")
+
+
+def needs(p):
+    """The SGD network of every training seed; for the estimate, its line scans (per point:
+    n_eval training and test images, and the BN statistics on n_bn training images, or on
+    all of them, when BN is recomputed)."""
+    n_train, _ = images(recipes.get(p["recipe_name"], scale=p["scale"]))
+    bn = (p["n_bn"] or n_train) if p["bn_mode"] == "recompute" else 0
+    return [Network(p["recipe_name"], s, False) for s in p["train_seeds"]] + [
+        Evaluation(p["recipe_name"], len(p["train_seeds"]) * p["n_directions"]
+                   * p["n_points"] * (2 * p["n_eval"] + bn), "line scans")]

@@ -1,8 +1,10 @@
 """Parameters of the chapter `swa` beyond profile, device and seed: domains, the values of
 the smoke and paper profiles, and the rules between parameters. The defaults are the
 chapter's `parameters` cell."""
+from avalley import recipes
 from avalley.book.chapters import RecipeNames, require
 from avalley.book.domains import Budget, Choice, Count, Float, Int, ListOf, Positive, Seeds
+from avalley.book.needs import AfterSWA, Evaluation, Network, images
 
 ENDS = ("after_swa", "baseline", "last")
 DOMAINS = {
@@ -43,6 +45,17 @@ def rules(p):
             "t = 0 (SWA) and t = 1 (the SGD end) lie on the grid over [-2, 3].")
 
 
-PAPER_TIME = ("the paper's PreResNet-164 on CIFAR-10, 3 seeds: about 6 GPU-hours of training "
-              "on one A100-class GPU, then about an hour of lines and SGD after SWA; "
-              "`python -m avalley paper --plan` gives the estimate for your choice")
+
+def needs(p):
+    """Per recipe and seed: the SWA run, its SGD baseline and SGD after SWA; then the lines
+    (each point: the BN pass over the training images, the training and test sets)."""
+    out = []
+    for name in p["recipe_names"]:
+        n_train, n_test = images(recipes.get(name, scale=p["scale"]))
+        for s in p["seeds"]:
+            out += [Network(name, s, True), Network(name, s, False),
+                    AfterSWA(name, s, p["after_lr"], p["after_epochs"])]
+            contrast = s == p["seeds"][0] and p["contrast_to"] not in ("none", p["line_to"])
+            out.append(Evaluation(name, (1 + contrast) * p["line_points"]
+                                  * (2 * n_train + n_test), "lines from SWA"))
+    return out

@@ -4,6 +4,7 @@ the chapter's `parameters` cell."""
 from avalley import directions, landscape, recipes
 from avalley.book.chapters import RecipeName, require
 from avalley.book.domains import Budget, Choice, Count, Float, Int, ListOf, Positive
+from avalley.book.needs import AfterSWA, Evaluation, Network
 
 DOMAINS = {
     "recipe_name": RecipeName(),
@@ -50,11 +51,6 @@ PROFILES = {
               "dense_points": 81},
 }
 
-PAPER_TIME = ("PreResNet-164 on CIFAR-10, 3 seeds with SWA, their SGD baselines and two "
-              "BN-initialization variants: about 12 GPU-hours of training on one A100-class "
-              "GPU (shared with the swa chapter for the first two), then about an hour of "
-              "probes and Hessian-vector products")
-
 
 def _variant(name: str, base: str, how: str) -> bool:
     """Whether recipe `name` is recipe `base` with its BN scales initialized `how`, and
@@ -83,3 +79,25 @@ def rules(p):
     require(p["n_hessian"] <= p["n_eval"],
             f"n_hessian = {p['n_hessian']} images must be a subset of the n_eval = "
             f"{p['n_eval']} probe images.")
+
+
+def needs(p):
+    """The SGD baselines of every seed (and of the BN-initialization seeds), the two
+    BN-initialization variants, the SWA runs and SGD after SWA (shared with the swa chapter);
+    for the estimate, roughly: a dozen evaluations of n_eval images per probe, and four
+    forward-equivalents of n_hessian images per Hessian-vector product."""
+    name = p["recipe_name"]
+    out = [Network(name, s, False) for s in dict.fromkeys(p["seeds"] + p["bninit_seeds"])]
+    out += [Network(p[key], s, False) for key in ("bninit_uniform_recipe",
+                                                   "bninit_normal_recipe")
+            for s in p["bninit_seeds"]]
+    out += [x for s in p["seeds"] for x in (Network(name, s, True),
+                                            AfterSWA(name, s, p["after_lr"],
+                                                     p["after_epochs"]))]
+    specs = len(p["groups"]) * p["n_directions"] * (1 + 2 * len(p["noises"])) \
+        + len(p["sweep_rhos"]) * p["n_directions"]
+    nets = len(p["seeds"]) + 2 * len(p["bninit_seeds"])
+    hvps = len(p["seeds"]) * 3 * (p["lanczos_steps"] + p["trace_probes"])
+    out.append(Evaluation(name, nets * specs * 12 * p["n_eval"]
+                          + hvps * 4 * p["n_hessian"], "probes and Hessian-vector products"))
+    return out

@@ -74,3 +74,28 @@ def built_book(tmp_path_factory):
     (out / "build.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     return out / "_build" / "html"
+
+
+def fake_cifar(root: Path, name: str, n_train: int = 256, n_test: int = 128) -> Path:
+    """A small CIFAR-10 or CIFAR-100 folder in torchvision's on-disk format (pickled dicts of
+    uint8 rows), with every class present: the paper profile's code path without the real
+    data. 256 training and 128 test images are what the recipes ask for at a tiny scale
+    (two batches and one), so no subset is drawn."""
+    import pickle
+
+    import numpy as np
+
+    from avalley import data
+    _, folder, train, test, key = data.CIFAR[name]
+    out = Path(root) / folder
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    classes = 100 if name == "cifar100" else 10
+    for files, n in ((train, n_train), (test, n_test)):
+        for i, f in enumerate(files):
+            m = n // len(files) + (i < n % len(files))
+            entry = {"data": rng.integers(0, 256, (m, 3072), dtype=np.uint8),
+                     key: [int(v) for v in (np.arange(m) + i) % classes]}
+            with open(out / f, "wb") as fh:
+                pickle.dump(entry, fh)
+    return out

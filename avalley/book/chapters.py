@@ -8,6 +8,12 @@ the parameters:
     DOMAINS   name -> Domain (avalley.book.domains), one per parameter of the cell
     PROFILES  {"smoke": {...}, "paper": {...}}: the values that differ from the defaults
     rules(p)  optional: rules between parameters; raises ParameterError (use `require`)
+    needs(p)  optional: the networks the run takes from the training cache, and the cost of
+              its scans (avalley.book.needs); the paper-scale planner trains them first
+    COLLECTS  optional, True: the chapter reads the other chapters' results (the claims
+              page), so it runs after all of them
+    PAPER_TIME optional: the paper profile's cost in words, for the rerun box (by default
+              the planner's estimate)
 
 `avalley run`, `avalley list`, the book build (the chapter's first cell calls `start`) and
 the tests all read the same declaration.
@@ -58,6 +64,8 @@ class Declaration:
     profiles: dict              # profile -> values that differ from the defaults
     rules: object = None        # callable(p) or None
     paper_time: str | None = None   # what the paper profile costs, in words (rerun box)
+    needs: object = None        # callable(p) -> [Network | AfterSWA | Evaluation], or None
+    collects: bool = False      # reads the other chapters' results (runs after them)
 
 
 def chapter_files(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
@@ -115,7 +123,15 @@ def declaration(chapter: str, chapters_dir: Path = CHAPTERS_DIR) -> Declaration:
             f"{sorted(set(defaults) - set(domains))}.")
     return Declaration(chapter, path, defaults, helps, domains,
                        getattr(mod, "PROFILES", {}), getattr(mod, "rules", None),
-                       getattr(mod, "PAPER_TIME", None))
+                       getattr(mod, "PAPER_TIME", None), getattr(mod, "needs", None),
+                       bool(getattr(mod, "COLLECTS", False)))
+
+
+def needs(chapter: str, values: dict) -> list:
+    """What a run of `chapter` with the validated parameters `values` takes from the training
+    cache and evaluates (the declaration's `needs`; nothing when it has none)."""
+    d = declaration(chapter)
+    return list(d.needs(values)) if d.needs is not None else []
 
 
 def require(condition: bool, message: str) -> None:

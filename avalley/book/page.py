@@ -58,6 +58,9 @@ def rerun_box(chapter: str, parameters: dict, seconds: float, device_name: str,
         f"`.venv/bin/python -m avalley run {chapter} -p profile smoke`",
         f"- the paper profile on a GPU: `.venv/bin/python -m avalley run {chapter} -p profile "
         "paper -p device cuda`" + (f" ({paper_time})" if paper_time else ""),
+        f"- the same as independent jobs spread over GPUs (Ray or Slurm), from a shared "
+        f"training cache: `.venv/bin/python -m avalley paper --chapters {chapter} --executor "
+        "ray` (`--plan` lists them first)",
         "",
         "`.venv/bin/python -m avalley list` shows every parameter with its domain; the results "
         f"land in `data/runs/{chapter}/PROFILE/`.",

@@ -26,16 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import DATA_DIR
 from ..atomic import jsonable, write_bytes, write_json, write_npz
 from ..errors import CheckFailed
 from ..runtime import Runtime, setup
 from ..verdicts import Verdict
 from . import chapters, page
-
-
-def runs_dir() -> Path:
-    return Path(os.environ.get("AVALLEY_RUNS_DIR", DATA_DIR / "runs"))
+from .paths import runs_dir
 
 
 @dataclass
@@ -130,21 +126,51 @@ class ChapterRun:
         write_json(path, self.to_dict())
         return path
 
+    def paper_scale(self) -> None:
+        """Glue the page's paper-scale part (key CHAPTER_paper_scale; `avalley.book.bundle`):
+        the committed bundle's findings beside this run's and the paper's published numbers,
+        or, without a bundle, that the page shows this profile only and how to produce the
+        paper-scale part. One line near the end of every chapter."""
+        from . import bundle, published
+        glue(f"{self.chapter}_paper_scale", _markdown(bundle.section(
+            self.chapter, self.claims, self.profile, published.PUBLISHED.get(self.chapter))))
+
+    def write_bundle(self) -> Path | None:
+        """At the paper profile, write the paper-scale bundle (`avalley.book.bundle`): into
+        data/paper/ at scale 1, into $AVALLEY_PAPER_DIR when set; a run at scale < 1
+        without AVALLEY_PAPER_DIR writes none (it proves the code path only)."""
+        from . import bundle
+        if self.profile != "paper":
+            return None
+        if self.parameters.get("scale", 1.0) < 1 and "AVALLEY_PAPER_DIR" not in os.environ:
+            print("no paper-scale bundle: a run at scale < 1 is a test of the code path",
+                  file=sys.stderr)
+            return None
+        out = bundle.write(self.to_dict(), self.arrays)
+        print(f"paper-scale bundle written to {out}", file=sys.stderr)
+        return out
+
     def finish(self):
-        """Save, drop the saved steps, glue the page's "rerun this chapter" box (key
-        CHAPTER_rerun), and raise if any check failed; returns the claims table for the
-        page."""
+        """Save, drop the saved steps, write the paper-scale bundle (paper profile), glue the
+        page's "rerun this chapter" box (key CHAPTER_rerun), and raise if any check failed;
+        returns the claims table for the page."""
         path = self.save()
         shutil.rmtree(self.partial_dir, ignore_errors=True)   # the run is complete
         print(f"results written to {path}", file=sys.stderr)  # not on the rendered page
+        failed = [c for c in self.claims if c["kind"] == "check" and not c["holds"]]
+        if not failed:
+            self.write_bundle()
         urls = page.publish(self.chapter, self.profile, [path, self.out_dir / "arrays.npz"])
         env = self.runtime.environment()
-        paper_time = chapters.declaration(self.chapter).paper_time \
-            if self.chapter in chapters.chapter_ids() else None
+        paper_time = None
+        if self.chapter in chapters.chapter_ids():
+            paper_time = chapters.declaration(self.chapter).paper_time
+            if paper_time is None:
+                from . import plan
+                paper_time = plan.chapter_estimate(self.chapter)
         glue(f"{self.chapter}_rerun", _markdown(page.rerun_box(
             self.chapter, self.parameters, env["wall_seconds"], env["device_name"], urls,
             paper_time)))
-        failed = [c for c in self.claims if c["kind"] == "check" and not c["holds"]]
         if failed:
             raise CheckFailed("check(s) failed: " + "; ".join(
                 f"{c['id']}: {c['statement']} (value {c['value']}, threshold {c['threshold']})"
