@@ -240,7 +240,8 @@ def scan_levels(model, dirs: list[Direction], train, chance: float, *, units=Non
         points += sum(o.size for o in offsets) + (1 if c0 is not None else 0)
         for i, ks in enumerate(keys):
             for (s, k), y in zip(ks, losses[i]):
-                have[i][s][k] = float(y)
+                # an overflowed loss (inf, NaN) is above every level: see OVERFLOW
+                have[i][s][k] = float(y) if math.isfinite(y) else math.inf
         top = centre + fr.max() * (chance - centre)
         low = centre + fr.min() * (chance - centre)
         for i in range(len(dirs)):
@@ -304,15 +305,27 @@ def weights_norm(model, subset: str = "all") -> float:
 # ---- the window rule -----------------------------------------------------------------------
 
 
+# A loss that overflows fp32 (inf, or NaN from inf − inf in the logits: far along a direction
+# through a deep net without BN) is above every level; it is kept as this finite number, so
+# that a crossing towards it is placed at most one grid step early, never missed.
+OVERFLOW = 1e30
+
+
+def _finite(y) -> np.ndarray:
+    y = np.asarray(y, float)
+    return np.where(np.isfinite(y), y, OVERFLOW)
+
+
 def _curves(curves):
     """A list of (steps, losses) pairs from a DirectionScan, a list of pairs, or a tuple
-    (steps, losses) of one grid and an array of losses (1-D: one curve; 2-D: one per row)."""
+    (steps, losses) of one grid and an array of losses (1-D: one curve; 2-D: one per row);
+    losses that overflowed become OVERFLOW."""
     if isinstance(curves, DirectionScan):
-        return curves.curves
+        return [(s, _finite(y)) for s, y in curves.curves]
     if isinstance(curves, tuple) and len(curves) == 2 and isinstance(curves[1], np.ndarray):
         steps = np.asarray(curves[0], float)
-        return [(steps, y) for y in np.atleast_2d(np.asarray(curves[1], float))]
-    return [(np.asarray(s, float), np.asarray(y, float)) for s, y in curves]
+        return [(steps, _finite(y)) for y in np.atleast_2d(np.asarray(curves[1], float))]
+    return [(np.asarray(s, float), _finite(y)) for s, y in curves]
 
 
 def level_ratios(curves, chance, fractions=asymmetry.LEVEL_FRACTIONS) -> dict:

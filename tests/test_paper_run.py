@@ -23,15 +23,6 @@ from avalley.book import chapters
 
 pytestmark = pytest.mark.slow
 TINY = "0.002"
-# Crashes of the paper profile that this test found, until the chapter is fixed: the chapter
-# may fail, with this error only (once fixed, it passes and may leave this list).
-KNOWN_FAILURES = {
-    # U(0,1) directions at l = +-10 send WRN-28-10 without BN to infinite losses (fp32
-    # overflow after 28 layers without normalization), and asymmetry.measure refuses them
-    "directions": "losses contain NaN or infinite values",
-}
-
-
 def _env(root, **extra):
     env = {**os.environ, "AVALLEY_DATASETS_DIR": str(root.parent / "datasets"),
            "AVALLEY_CACHE_DIR": str(root / "cache"), "AVALLEY_RUNS_DIR": str(root / "runs"),
@@ -69,30 +60,19 @@ def tiny(base):
     committed = sorted((ROOT / "data" / "paper").rglob("*")) \
         if (ROOT / "data" / "paper").exists() else []
     proc, outcomes = paper(root)
-    failed = {}
-    for o in outcomes:
-        chapter = o["job"].split()[1] if o["kind"] == "chapter" else None
-        if o["status"] == "failed" and chapter in KNOWN_FAILURES:
-            nb = root / "runs" / chapter / "paper" / f"{chapter}.ipynb"
-            assert KNOWN_FAILURES[chapter] in nb.read_text(), o
-            failed[chapter] = o
-    assert proc.returncode == (1 if failed else 0), proc.stderr[-6000:]
-    return {"root": root, "outcomes": outcomes, "stderr": proc.stderr, "committed": committed,
-            "known_failures": failed}
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return {"root": root, "outcomes": outcomes, "stderr": proc.stderr, "committed": committed}
 
 
 def test_every_job_of_the_plan_ran(tiny):
     kinds = {}
     for o in tiny["outcomes"]:
-        if o["kind"] == "chapter" and o["job"].split()[1] in tiny["known_failures"]:
-            continue
         assert o["status"] == "ran", o
         kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
     from avalley.book import plan
     planned = {}
     for j in plan.make("paper", float(TINY)).jobs:
         planned[j.kind] = planned.get(j.kind, 0) + 1
-    planned["chapter"] -= len(tiny["known_failures"])
     assert kinds == planned and planned["train"] >= 12 and planned["after_swa"] == 3
     trained = {o["job"].split(" (")[0] for o in tiny["outcomes"] if o["kind"] == "train"}
     assert trained == {"preresnet164 on cifar10", "preresnet164 on cifar100",

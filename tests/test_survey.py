@@ -320,3 +320,17 @@ def test_figures_draw(tmp_path):
         plt.close(fig)
     assert survey.ratio_text(math.log(2.5), True) == "≥ 2.5"
     assert survey.ratio_text(float("nan"), False) == "—"
+
+
+def test_overflowed_losses_are_above_every_level():
+    """Far along a U(0,1) direction a deep net without BN overflows fp32 (inf, or NaN from
+    inf - inf): such a point counts as above every level instead of stopping the chapter."""
+    steps = np.array([-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0])
+    finite = np.array([3.0, 2.0, 1.0, 0.1, 0.5, 1.2, 3.0])
+    for bad in (np.inf, np.nan):
+        y = finite.copy()
+        y[0] = y[-1] = bad
+        got = survey.level_ratios([(steps, y)], chance=2.3, fractions=[0.5])
+        ref = survey.level_ratios([(steps, finite)], chance=2.3, fractions=[0.5])
+        assert np.allclose(got["log_ratio"], ref["log_ratio"])
+        assert got["status"][0, 0] == ref["status"][0, 0]
