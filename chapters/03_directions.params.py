@@ -38,7 +38,7 @@ DOMAINS = {
     "reach_by_recipe": DictOf(RecipeName(), Positive()),
     "points_per_doubling": Count(),
     "first_points": Count(),
-    "max_rounds": Int(ge=0),
+    "max_rounds": Budget(Int(ge=0), minimum=1),      # scan points, as a budget
     "n_eval": Budget(Count()),
     "n_bn": Budget(Count()),
     "bn_batch": Count(),

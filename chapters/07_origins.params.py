@@ -3,12 +3,12 @@ values of the smoke and paper profiles, and the rules between parameters. The de
 the chapter's `parameters` cell."""
 from avalley import directions, landscape, recipes
 from avalley.book.chapters import RecipeName, require
-from avalley.book.domains import Budget, Choice, Count, Float, Int, ListOf, Positive
+from avalley.book.domains import Budget, Choice, Count, Float, Int, ListOf, Positive, Seeds
 from avalley.book.needs import AfterSWA, Evaluation, Network
 
 DOMAINS = {
     "recipe_name": RecipeName(),
-    "seeds": ListOf(Int(ge=0), min_len=2),
+    "seeds": Seeds(min_len=2),
     "groups": ListOf(Choice(directions.SUBSETS, "one of the parameter groups")),
     "noises": ListOf(Choice(directions.CENTRED, "one of the centred noises")),
     "sweep_noise": Choice(directions.CENTRED, "one of the centred noises"),
@@ -21,7 +21,7 @@ DOMAINS = {
     "refine": Int(ge=0, le=10),
     "bninit_uniform_recipe": RecipeName(),
     "bninit_normal_recipe": RecipeName(),
-    "bninit_seeds": ListOf(Int(ge=0), min_len=2),
+    "bninit_seeds": Seeds(min_len=2),
     "after_lr": Positive(),
     "after_epochs": Budget(Count()),
     "n_hessian": Budget(Count(8), minimum=8),

@@ -55,10 +55,12 @@ def toc_pages() -> list[str]:
 def built_book(tmp_path_factory):
     """The built site (its _build/html folder), shared by every test of the session.
 
-    The whole book is built once, with every chapter executed at its default profile and
-    --warningiserror (a chapter that raises, an unknown citation or a broken reference fails
-    it). AVALLEY_SITE=path/to/_build/html uses a site built before instead, e.g. one built
-    with execution off while working on the presentation."""
+    The whole book is built once, with every chapter executed and --warningiserror (a
+    chapter that raises, an unknown citation or a broken reference fails it), at the smoke
+    profile (AVALLEY_PROFILE=smoke): the same cells, figures, tables and pages as `make book`
+    at the quick profile, in minutes instead of the quick profile's 40 (which would leave
+    no room in CI's 90 for the paper-profile test). AVALLEY_SITE=path/to/_build/html uses a
+    site built before instead, e.g. the quick profile's from `make book`."""
     site = os.environ.get("AVALLEY_SITE")
     if site:
         path = Path(site).resolve()
@@ -67,7 +69,8 @@ def built_book(tmp_path_factory):
         return path
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
-    env = {**os.environ, "AVALLEY_RUNS_DIR": str(out / "runs")}   # not the real data/runs
+    env = {**os.environ, "AVALLEY_RUNS_DIR": str(out / "runs"),   # not the real data/runs
+           "AVALLEY_PROFILE": "smoke"}
     proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out),
                            "--warningiserror", "--keep-going"],
                           capture_output=True, text=True, timeout=3600, env=env)
@@ -99,3 +102,22 @@ def fake_cifar(root: Path, name: str, n_train: int = 256, n_test: int = 128) -> 
             with open(out / f, "wb") as fh:
                 pickle.dump(entry, fh)
     return out
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(built_book):
+    """chapter -> the folder of its smoke-profile run (results.json, arrays.npz): the book
+    build's own (it executes every chapter at the smoke profile), so the chapter tests check
+    those runs instead of executing each chapter a second time. With AVALLEY_SITE (a site
+    built elsewhere, no runs beside it) each chapter is run here through the CLI."""
+    book_runs = built_book.parent.parent / "runs"
+    own = built_book.parent.parent / "smoke-runs"
+
+    def folder(chapter: str) -> Path:
+        out = book_runs / chapter / "smoke"
+        if (out / "results.json").exists():
+            return out
+        proc = run_cli("run", chapter, "-p", "profile", "smoke", "--quiet", env_runs=own)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return own / chapter / "smoke"
+    return folder

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-from conftest import run_cli
 
 from avalley.book import chapters
 from avalley.errors import ParameterError
@@ -30,10 +29,9 @@ def test_refusals():
 
 
 @pytest.mark.slow
-def test_smoke_run(tmp_path):
-    proc = run_cli("run", "bias", "-p", "profile", "smoke", "--quiet", env_runs=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads((tmp_path / "bias" / "smoke" / "results.json").read_text())
+def test_smoke_run(smoke_runs):
+    out = smoke_runs("bias")
+    res = json.loads((out / "results.json").read_text())
     claims = {c["id"]: c for c in res["claims"]}
     for cid in ("best_bias_grows_with_c", "best_bias_matches_closed_form",
                 "theorem1_case_order", "theorem1_bound_below_gain"):
@@ -50,4 +48,4 @@ def test_smoke_run(tmp_path):
     assert m["grid_inside_conditions"] <= m["grid_settings"]
     assert len(m["directions"]) == 4                            # 2 seeds × 2 directions
     assert {r["directions"] for r in m["shift_by_network"]} <= {"asymmetric", "all (context)"}
-    assert (tmp_path / "bias" / "smoke" / "arrays.npz").exists()
+    assert (out / "arrays.npz").exists()

@@ -2,6 +2,7 @@
 and no error output, the bibliography resolves, no page names a file of the machine that
 built it, and no page loads anything from another site. The rendered pages are checked in a
 browser by test_browser.py."""
+import os
 import re
 from urllib.parse import urlsplit
 
@@ -31,6 +32,10 @@ def test_every_chapter_page_exists_with_a_figure_and_no_errors(built_book):
             assert re.search(r"<img [^>]*src=\"[^\"]*_images/", body), f"{page}: no figure"
         for bad in ("Traceback (most recent call last)", "output traceback", "output stderr"):
             assert bad not in body, f"{page}: error output on the page ({bad!r})"
+        if page.startswith("chapters/") and not page.endswith("claims") \
+                and "AVALLEY_SITE" not in os.environ:
+            # AVALLEY_PROFILE=smoke reached every chapter's kernel
+            assert "computed at the <strong>smoke</strong> profile" in body, page
 
 
 # -- references ------------------------------------------------------------------------------

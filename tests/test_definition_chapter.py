@@ -29,11 +29,8 @@ def test_refusals():
 
 
 @pytest.mark.slow
-def test_definition_smoke_run(tmp_path, avalley_cli):
-    proc = avalley_cli("run", "definition", "-p", "profile", "smoke", "--quiet",
-                       env_runs=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads((tmp_path / "definition" / "smoke" / "results.json").read_text())
+def test_definition_smoke_run(smoke_runs):
+    res = json.loads((smoke_runs("definition") / "results.json").read_text())
     claims = {c["id"]: c for c in res["claims"]}
     for cid in ("checker_matches_analytic_truth", "guards_give_the_expected_status",
                 "toy_slide_seed_reproduces_slide"):

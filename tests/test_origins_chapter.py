@@ -3,7 +3,6 @@ the smoke profile it runs, records every check and finding, and its checks hold.
 import json
 
 import pytest
-from conftest import run_cli
 
 from avalley.book import chapters
 from avalley.errors import ParameterError
@@ -54,11 +53,9 @@ def test_domains_refuse_bad_values():
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    proc = run_cli("run", "origins", "-p", "profile", "smoke", "--quiet", env_runs=runs)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((runs / "origins" / "smoke" / "results.json").read_text())
+def smoke(smoke_runs):
+    """The smoke run of the book build (conftest.smoke_runs)."""
+    return json.loads((smoke_runs("origins") / "results.json").read_text())
 
 
 @pytest.mark.slow

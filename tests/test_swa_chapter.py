@@ -3,18 +3,15 @@ statistics, the after-SWA search and the line on the paper's protocol."""
 import json
 
 import pytest
-from conftest import run_cli
 
 from avalley import verdicts
 from avalley.book import chapters
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    proc = run_cli("run", "swa", "-p", "profile", "smoke", "--quiet", env_runs=runs)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((runs / "swa" / "smoke" / "results.json").read_text())
+def smoke(smoke_runs):
+    """The smoke run of the book build (conftest.smoke_runs)."""
+    return json.loads((smoke_runs("swa") / "results.json").read_text())
 
 
 @pytest.mark.slow

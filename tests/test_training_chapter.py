@@ -13,10 +13,8 @@ def test_profiles_validate():
 
 
 @pytest.mark.slow
-def test_smoke_run(tmp_path):
-    proc = run_cli("run", "training", "-p", "profile", "smoke", "--quiet", env_runs=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads((tmp_path / "training" / "smoke" / "results.json").read_text())
+def test_smoke_run(smoke_runs):
+    res = json.loads((smoke_runs("training") / "results.json").read_text())
     nets = res["metrics"]["networks"]
     # each recipe: SWA and last iterate of the SWA run, and the SGD baseline
     assert {(n["recipe"], n["solution"]) for n in nets} == {

@@ -29,15 +29,16 @@ from pathlib import Path
 from .. import CHAPTERS_DIR, recipes
 from ..errors import ParameterError
 from ..runtime import DEVICES, resolve_device
-from .domains import Budget, Choice, Domain, DomainError, Float, Int, ListOf
+from .domains import Budget, Choice, Domain, DomainError, Float, Int, ListOf, Seeds
 
 PROFILES = ("smoke", "quick", "paper")
 # every chapter takes these four
 COMMON = {"profile": Choice(PROFILES, "one of the profiles"),
           "device": Choice(DEVICES, "one of the devices"),
           "seed": Int(ge=0),
-          # shrinks every budget (the recipes' epochs and images, and the parameters declared
-          # as a Budget) and changes nothing else: proves a profile's code path cheaply
+          # shrinks every budget (the recipes' epochs and images, the parameters declared as
+          # a Budget, the lists of Seeds) and changes nothing else: proves a profile's code
+          # path cheaply
           "scale": Float(gt=0, le=1)}
 
 _CELL = re.compile(r"```\{code-cell\}[^\n]*\n:tags: \[parameters[^\]]*\]\n(.*?)```", re.S)
@@ -193,9 +194,8 @@ def for_profile(chapter: str, profile: str, overrides: dict | None = None,
     if isinstance(scale, (int, float)) and 0 < scale < 1:
         # the budgets of the profile shrink; values the user set explicitly do not
         for name, domain in d.domains.items():
-            if isinstance(domain, Budget) and name not in (overrides or {}):
-                value = values.get(name, d.defaults[name])
-                values[name] = domain.shrink(value, scale) if isinstance(value, int) else value
+            if isinstance(domain, (Budget, Seeds)) and name not in (overrides or {}):
+                values[name] = domain.shrink(values.get(name, d.defaults[name]), scale)
     return validate(chapter, values, chapters_dir)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import CHAPTERS_DIR
 from ..errors import DatasetMissing, ParameterError
-from . import chapters, datasets
+from . import chapters, datasets, record
 from .execute import execute_chapter
 from .paths import runs_dir
 
@@ -41,7 +41,13 @@ def cmd_list(_args) -> int:
 
 def cmd_datasets(args) -> int:
     """Make the datasets of the book (or the named ones) available, before any chapter."""
-    names = args.names or sorted(datasets.needed_by_book())
+    # the profile the book will build at (AVALLEY_PROFILE, else quick), checked here, before
+    # any chapter runs
+    profile = os.environ.get(record.BOOK_PROFILE) or "quick"
+    if profile not in chapters.PROFILES:
+        raise ParameterError(f"{record.BOOK_PROFILE}={profile!r} is not a profile; use one of "
+                             f"{', '.join(chapters.PROFILES)} (or leave it unset for quick).")
+    names = args.names or sorted(datasets.needed_by_book(profile))
     for name in names:
         datasets.ensure(name)
         print(f"{name}: available", file=sys.stderr)

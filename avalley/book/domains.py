@@ -192,8 +192,18 @@ def Fraction() -> Float:
     return Float(gt=0, lt=1)
 
 
-def Seeds() -> ListOf:
-    return ListOf(Int(ge=0))
+class Seeds(ListOf):
+    """Training seeds, the independent units of a verdict. The `scale` parameter keeps the
+    first ones, at least two (the fewest a verdict over seeds accepts): a shrunk run proves
+    the code path of every seed the same way, so more seeds only cost time."""
+
+    def __init__(self, min_len: int = 1):
+        super().__init__(Int(ge=0), min_len=min_len)
+
+    def shrink(self, value, scale: float):
+        if scale >= 1 or not isinstance(value, (list, tuple)):
+            return value
+        return list(value[:max(2, math.ceil(len(value) * scale))])
 
 
 class Budget(Domain):
@@ -214,7 +224,7 @@ class Budget(Domain):
         return self.inner.parse(text)
 
     def shrink(self, value, scale: float):
-        if scale >= 1:
+        if scale >= 1 or not isinstance(value, int):
             return value
         k = max(0, math.ceil((value * scale - self.minimum) / self.step))
         out = self.minimum + k * self.step

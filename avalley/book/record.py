@@ -207,12 +207,24 @@ def _fmt(v):
     return "" if v is None else str(v)
 
 
+# `AVALLEY_PROFILE=smoke make book` builds every chapter at that profile instead of the
+# parameter cells' (quick) values: a preview of the whole site in minutes (the tests' build),
+# or the paper profile from a GPU machine's cache.
+BOOK_PROFILE = "AVALLEY_PROFILE"
+
+
 def start(chapter: str, namespace: dict) -> ChapterRun:
     """Called in a chapter's first cell after `parameters`: validate the parameters found in
-    `namespace` (the notebook's globals) against the chapter's declaration, set up the
-    runtime, print its banner."""
+    `namespace` (the notebook's globals) against the chapter's declaration (or take those of
+    the profile AVALLEY_PROFILE names), set up the runtime, print its banner."""
     names = chapters.declaration(chapter).defaults
     values = chapters.validate(chapter, {k: namespace[k] for k in names if k in namespace})
+    book_profile = os.environ.get(BOOK_PROFILE)
+    if book_profile and book_profile != values["profile"]:
+        # the whole book at another profile: that profile's values replace the parameter
+        # cell's, for this run record and for the chapter's later cells alike
+        values = chapters.for_profile(chapter, book_profile, {"device": values["device"]})
+        namespace.update(values)
     rt = setup(device=values["device"], seed=values["seed"])
     glue(f"{chapter}_banner", _markdown(page.banner(chapter, values, rt.environment())))
     return ChapterRun(chapter=chapter, parameters=values, runtime=rt)
