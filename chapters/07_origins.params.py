@@ -3,16 +3,16 @@ values of the smoke and paper profiles, and the rules between parameters. The de
 the chapter's `parameters` cell."""
 from avalley import directions, landscape, recipes
 from avalley.book.chapters import RecipeName, require
-from avalley.book.domains import Budget, Choice, Count, Float, Int, ListOf, Positive, Seeds
+from avalley.book.domains import Budget, Cases, Choice, Count, Float, Int, Positive, Seeds
 from avalley.book.needs import AfterSWA, Evaluation, Network
 
 DOMAINS = {
     "recipe_name": RecipeName(),
     "seeds": Seeds(min_len=2),
-    "groups": ListOf(Choice(directions.SUBSETS, "one of the parameter groups")),
-    "noises": ListOf(Choice(directions.CENTRED, "one of the centred noises")),
+    "groups": Cases(Choice(directions.SUBSETS, "one of the parameter groups"), keep=2),
+    "noises": Cases(Choice(directions.CENTRED, "one of the centred noises")),
     "sweep_noise": Choice(directions.CENTRED, "one of the centred noises"),
-    "sweep_rhos": ListOf(Float(gt=0.5, le=1)),
+    "sweep_rhos": Cases(Float(gt=0.5, le=1), keep=2, last=True),   # ends at 1.0 (a rule)
     "n_directions": Budget(Count()),
     "normalize": Choice(("weights", "unit"), "one of"),
     "bn_mode": Choice(landscape.BN_MODES, "one of the BN modes"),

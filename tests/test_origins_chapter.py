@@ -28,7 +28,8 @@ def test_scale_shrinks_the_budgets_only():
     q = chapters.for_profile("origins", "quick")
     assert p["n_eval"] < q["n_eval"] and p["n_hessian"] < q["n_hessian"]
     assert p["n_hessian"] <= p["n_eval"] and p["lanczos_steps"] >= p["top_k"]
-    assert p["seeds"] == q["seeds"] and p["groups"] == q["groups"]
+    assert p["groups"] == q["groups"][:2] and p["sweep_rhos"][-1] == 1.0
+    assert p["seeds"] == q["seeds"][:2] and p["bninit_seeds"] == q["bninit_seeds"][:2]
 
 
 @pytest.mark.parametrize("values, words", [

@@ -8,7 +8,7 @@ import pytest
 
 from avalley import CHAPTERS_DIR, recipes, training
 from avalley.book import bundle, chapters, cli, estimate, plan
-from avalley.book.domains import Budget, Seeds
+from avalley.book.domains import Budget, Cases, Seeds
 from avalley.book.needs import AfterSWA, Network
 from avalley.errors import NotInCache
 
@@ -132,6 +132,9 @@ def test_tiny_scale_shrinks_budgets_and_nothing_else():
                 assert small[name] <= big[name], (chapter, name)
             elif isinstance(domain, Seeds):            # the first seeds, at least two
                 assert small[name] == big[name][:2], (chapter, name)
+            elif isinstance(domain, Cases):            # some of the cases, from one end
+                assert small[name] == (big[name][-domain.keep:] if domain.last
+                                       else big[name][:domain.keep]), (chapter, name)
             else:
                 assert small[name] == big[name], (chapter, name)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from .. import CHAPTERS_DIR, recipes
 from ..errors import ParameterError
 from ..runtime import DEVICES, resolve_device
-from .domains import Budget, Choice, Domain, DomainError, Float, Int, ListOf, Seeds
+from .domains import Budget, Cases, Choice, Domain, DomainError, Float, Int, ListOf, Seeds
 
 PROFILES = ("smoke", "quick", "paper")
 # every chapter takes these four
@@ -37,8 +37,8 @@ COMMON = {"profile": Choice(PROFILES, "one of the profiles"),
           "device": Choice(DEVICES, "one of the devices"),
           "seed": Int(ge=0),
           # shrinks every budget (the recipes' epochs and images, the parameters declared as
-          # a Budget, the lists of Seeds) and changes nothing else: proves a profile's code
-          # path cheaply
+          # a Budget, the lists of Seeds and Cases) and changes nothing else: proves a
+          # profile's code path cheaply
           "scale": Float(gt=0, le=1)}
 
 _CELL = re.compile(r"```\{code-cell\}[^\n]*\n:tags: \[parameters[^\]]*\]\n(.*?)```", re.S)
@@ -194,7 +194,7 @@ def for_profile(chapter: str, profile: str, overrides: dict | None = None,
     if isinstance(scale, (int, float)) and 0 < scale < 1:
         # the budgets of the profile shrink; values the user set explicitly do not
         for name, domain in d.domains.items():
-            if isinstance(domain, (Budget, Seeds)) and name not in (overrides or {}):
+            if isinstance(domain, (Budget, Seeds, Cases)) and name not in (overrides or {}):
                 values[name] = domain.shrink(values.get(name, d.defaults[name]), scale)
     return validate(chapter, values, chapters_dir)
 

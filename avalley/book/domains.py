@@ -206,6 +206,22 @@ class Seeds(ListOf):
         return list(value[:max(2, math.ceil(len(value) * scale))])
 
 
+class Cases(ListOf):
+    """A list of cases a chapter studies one by one (parameter groups, noises, mixing
+    weights). The `scale` parameter keeps `keep` of them, the first (or with last=True the
+    last, where a rule needs the list's end): a shrunk run proves the code path of one case
+    as of another."""
+
+    def __init__(self, item: Domain, keep: int = 1, last: bool = False, min_len: int = 1):
+        super().__init__(item, min_len=min_len)
+        self.keep, self.last = keep, last
+
+    def shrink(self, value, scale: float):
+        if scale >= 1 or not isinstance(value, (list, tuple)) or len(value) <= self.keep:
+            return value
+        return list(value[-self.keep:] if self.last else value[:self.keep])
+
+
 class Budget(Domain):
     """A count that the `scale` parameter shrinks (epochs, images, points, directions,
     Monte Carlo draws): the value times `scale`, rounded up to the next value of
