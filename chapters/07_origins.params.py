@@ -25,8 +25,8 @@ DOMAINS = {
     "after_lr": Positive(),
     "after_epochs": Budget(Count()),
     "n_hessian": Budget(Count(8), minimum=8),
-    "lanczos_steps": Budget(Count(2), minimum=3),
-    "top_k": Count(),
+    "lanczos_steps": Budget(Count(2), minimum=8),     # fewer leaves top eigenvalues unresolved
+    "top_k": Budget(Count()),                        # a shrunk run resolves the top one
     "trace_probes": Budget(Count(2), minimum=2),
     "line_step": Float(gt=0, lt=0.5),
     "dense_points": Budget(Int(ge=11, odd=True), minimum=11, step=2),
