@@ -29,7 +29,7 @@ from pathlib import Path
 from .. import CHAPTERS_DIR, recipes
 from ..errors import ParameterError
 from ..runtime import DEVICES, resolve_device
-from .domains import Budget, Cases, Choice, Domain, DomainError, Float, Int, ListOf, Seeds
+from .domains import Choice, Domain, DomainError, Float, Int, ListOf
 
 PROFILES = ("smoke", "quick", "paper")
 # every chapter takes these four
@@ -194,7 +194,7 @@ def for_profile(chapter: str, profile: str, overrides: dict | None = None,
     if isinstance(scale, (int, float)) and 0 < scale < 1:
         # the budgets of the profile shrink; values the user set explicitly do not
         for name, domain in d.domains.items():
-            if isinstance(domain, (Budget, Seeds, Cases)) and name not in (overrides or {}):
+            if name not in (overrides or {}):
                 values[name] = domain.shrink(values.get(name, d.defaults[name]), scale)
     return validate(chapter, values, chapters_dir)
 

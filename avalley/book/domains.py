@@ -34,6 +34,11 @@ class Domain:
     def fail(self):
         raise DomainError(self.describe())
 
+    def shrink(self, value, scale: float):
+        """`value` at scale < 1 (the chapters' `scale` parameter): unchanged, except for the
+        domains that are budgets (Budget, Seeds, Cases)."""
+        return value
+
 
 def _bounds(gt=None, ge=None, lt=None, le=None) -> str:
     parts = [f"{w} {v:g}" for w, v in (("above", gt), ("at least", ge), ("below", lt),
