@@ -105,13 +105,13 @@ def fake_cifar(root: Path, name: str, n_train: int = 256, n_test: int = 128) -> 
 
 
 @pytest.fixture(scope="session")
-def smoke_runs(built_book):
+def smoke_runs(built_book, tmp_path_factory):
     """chapter -> the folder of its smoke-profile run (results.json, arrays.npz): the book
     build's own (it executes every chapter at the smoke profile), so the chapter tests check
     those runs instead of executing each chapter a second time. With AVALLEY_SITE (a site
     built elsewhere, no runs beside it) each chapter is run here through the CLI."""
     book_runs = built_book.parent.parent / "runs"
-    own = built_book.parent.parent / "smoke-runs"
+    own = tmp_path_factory.mktemp("smoke-runs")    # never beside a site of AVALLEY_SITE
 
     def folder(chapter: str) -> Path:
         out = book_runs / chapter / "smoke"
