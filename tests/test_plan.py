@@ -200,6 +200,24 @@ def test_plan_marks_cached_networks_done(tmp_path, monkeypatch, capsys):
     assert "5 jobs, 4 to do" in out and out.count("  done ") == 1
 
 
+def test_a_finished_chapter_job_runs_again_only_when_redone(tmp_path, monkeypatch):
+    """`paper --redo-chapters` reaches the job itself, which otherwise reports a chapter
+    whose results are there as cached without executing it."""
+    from avalley.book import execute
+    from avalley.book.jobs import ChapterJob
+    monkeypatch.setenv("AVALLEY_RUNS_DIR", str(tmp_path))
+    executed = []
+    monkeypatch.setattr(execute, "execute_chapter",
+                        lambda chapter, values, quiet: executed.append(chapter) or 0)
+    job = next(j for j in plan.make("paper", TINY, only=["intro"]).jobs)
+    job.results_path().parent.mkdir(parents=True)
+    job.results_path().write_text(json.dumps({"parameters": job.parameters}))
+    assert isinstance(job, ChapterJob) and job.done("cpu")
+    assert job.run(None)[0] == "cached" and executed == []
+    job.redo = True
+    assert job.run(None)[0] == "ran" and executed == ["intro"]
+
+
 def test_cached_only_refuses_a_network_the_plan_did_not_list(tmp_path, monkeypatch):
     from avalley.runtime import setup
     monkeypatch.setenv("AVALLEY_CACHED_ONLY", "1")

@@ -89,6 +89,9 @@ def cmd_paper(args) -> int:
     if args.no_chapters:
         p.jobs = [j for j in p.jobs if j.kind != "chapter"]
     redo = {j.key for j in p.jobs if j.kind == "chapter"} if args.redo_chapters else set()
+    for j in p.jobs:
+        if j.key in redo:
+            j.redo = True
     device_type = plan.device_type(args.device, args.executor)
     done = {j.key: j.key not in redo and j.done(device_type) for j in p.jobs}
     if args.plan:

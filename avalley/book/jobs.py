@@ -179,6 +179,7 @@ class AfterSWAJob(Job):
 class ChapterJob(Job):
     chapter: str
     parameters: dict
+    redo: bool = False      # `paper --redo-chapters`: execute even if its results are there
     kind = "chapter"
 
     @property
@@ -205,7 +206,7 @@ class ChapterJob(Job):
 
     def run(self, settings):
         from .execute import execute_chapter
-        if self.done(""):
+        if not self.redo and self.done(""):
             return "cached", {"results": str(self.results_path())}
         os.environ["AVALLEY_CACHED_ONLY"] = "1"     # the chapter trains nothing itself
         try:
