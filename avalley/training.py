@@ -36,12 +36,11 @@ from . import DATA_DIR, data, models
 from .atomic import write_torch
 from .errors import NotInCache, TrainingDiverged
 from .recipes import Recipe
-from .runtime import Runtime, exact_fp32
+from .runtime import Runtime, eval_batch, exact_fp32
 
 # Bump when a change to this file changes what a recipe trains into: old caches are ignored.
 TRAINING_CODE_VERSION = 4     # 2: channels-last layout on the CPU too; 3: recipes renamed;
 #                               4: every solution's BN re-estimated by one rule, optimizer kept
-EVAL_BATCH = 1000
 
 
 def learning_rate(recipe: Recipe, epoch: int) -> float:
@@ -85,9 +84,11 @@ def cache_dir() -> Path:
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rt: Runtime,
-             batch_size: int = EVAL_BATCH) -> dict:
+             batch_size: int | None = None) -> dict:
     """Mean cross-entropy and accuracy in eval mode, without augmentation, in exact fp32
-    (`runtime.exact_fp32`, the precision of every evaluation in the book)."""
+    (`runtime.exact_fp32`, the precision of every evaluation in the book); batches of
+    `runtime.eval_batch` images unless `batch_size` is given."""
+    batch_size = batch_size or eval_batch(x)
     model.eval()
     loss, correct = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
     with torch.no_grad(), exact_fp32():

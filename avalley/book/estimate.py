@@ -28,7 +28,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-EVAL_BATCH = 1000          # avalley.training.EVAL_BATCH, the batch of evaluation passes
+EVAL_BATCH = 1000          # avalley.runtime.eval_batch on a GPU, the batch of evaluation passes
 
 
 @dataclass(frozen=True)
