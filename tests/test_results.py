@@ -97,3 +97,15 @@ def test_step_resumes_an_interrupted_run_and_finish_clears_it(runs_dir):
     assert not (runs_dir / "unit" / "smoke" / "partial").exists()
     make_run().step("a", lambda: compute(7))  # a complete run leaves nothing to resume
     assert calls == [2, 3, 5, 7]
+
+
+def test_the_claims_table_is_a_formatted_table(runs_dir):
+    from avalley.tables import Table
+    run = make_run()
+    run.check("positive", "the value is positive", holds=True, value=0.5)
+    table = run.claims_table()
+    assert isinstance(table, Table)
+    assert list(table.frame.columns) == ["claim", "kind", "statement", "verdict", "measured"]
+    assert table.frame.iloc[0].tolist()[:4] == ["positive", "check", "the value is positive",
+                                              "holds"]
+    assert isinstance(make_run().claims_table(), Table)     # no claims: an empty table

@@ -178,12 +178,16 @@ class ChapterRun:
         return self.claims_table()
 
     def claims_table(self):
+        """The run's findings and checks as the book's other tables (`tables.format_table`)."""
         import pandas as pd
+
+        from ..tables import format_table
         rows = [{"claim": c["id"], "kind": c["kind"], "statement": c["statement"],
                  "verdict": c.get("verdict", "holds" if c["holds"] else "FAILED"),
                  "measured": c.get("summary") or _fmt(c.get("value"))}
                 for c in self.claims]
-        return pd.DataFrame(rows).style.hide(axis="index") if rows else pd.DataFrame()
+        return format_table(pd.DataFrame(rows, columns=["claim", "kind", "statement", "verdict",
+                                                        "measured"]))
 
 
 @functools.cache
