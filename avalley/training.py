@@ -4,9 +4,10 @@
 loss and accuracy. A finished network is stored under `data/cache/train/KEY/` where KEY
 hashes the full `Recipe`, the device type and `TRAINING_CODE_VERSION`, so every chapter
 that asks for the same network gets it back in seconds. While training, a checkpoint is
-written every epoch; a killed run resumes from it and, on the CPU, ends with bitwise the
-same weights as an uninterrupted run (the data order and augmentation come from one
-generator whose state is checkpointed, and CPU kernels are deterministic).
+written every epoch; a killed run resumes from it and, on the CPU at the same number of
+threads, ends with bitwise the same weights as an uninterrupted run (the data order and
+augmentation come from one generator whose state is checkpointed, and CPU kernels are
+deterministic at a given thread count; see `recipe_key`).
 
 With `AVALLEY_CACHED_ONLY=1` in the environment, a network (or an SGD-after-SWA search) that
 is not in the cache is an error (`NotInCache`) instead of a training run: the paper-scale
@@ -71,8 +72,11 @@ class TrainResult:
 
 
 def recipe_key(recipe: Recipe, device_type: str) -> str:
-    """Hash of everything that determines the weights (device type included: CUDA runs use
-    bf16 and non-deterministic kernels, so they are different networks)."""
+    """Hash of the recipe, the device type (CUDA runs use bf16 and non-deterministic kernels,
+    so they are different networks) and the code version. Not of the CPU's torch threads:
+    a CPU run is bitwise repeatable at one thread count, but another count sums in another
+    order and gives other weights (measured: the quick convnet after two epochs at 1 and at
+    2 threads); the cache keeps the network of whichever run stored it first."""
     blob = json.dumps({"recipe": recipe.to_dict(), "device": device_type,
                        "code": TRAINING_CODE_VERSION}, sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
