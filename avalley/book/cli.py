@@ -88,12 +88,11 @@ def cmd_paper(args) -> int:
     p = plan.make(args.profile, args.scale, only, device=args.device, gpu=args.gpu)
     if args.no_chapters:
         p.jobs = [j for j in p.jobs if j.kind != "chapter"]
-    redo = {j.key for j in p.jobs if j.kind == "chapter"} if args.redo_chapters else set()
     for j in p.jobs:
-        if j.key in redo:
-            j.redo = True
+        if j.kind == "chapter":
+            j.redo = args.redo_chapters
     device_type = plan.device_type(args.device, args.executor)
-    done = {j.key: j.key not in redo and j.done(device_type) for j in p.jobs}
+    done = {j.key: j.done(device_type) for j in p.jobs}
     if args.plan:
         if args.json:
             print(json.dumps(plan.as_dict(p, done), indent=2, default=str))

@@ -196,8 +196,9 @@ class ChapterJob(Job):
         return runs_dir() / self.chapter / self.parameters["profile"] / "results.json"
 
     def done(self, device_type: str) -> bool:
+        """Its results are there, with these parameters (never, when it is to be redone)."""
         path = self.results_path()
-        if not path.exists():
+        if self.redo or not path.exists():
             return False
         try:
             return json.loads(path.read_text()).get("parameters") == self.parameters
@@ -206,7 +207,7 @@ class ChapterJob(Job):
 
     def run(self, settings):
         from .execute import execute_chapter
-        if not self.redo and self.done(""):
+        if self.done(""):
             return "cached", {"results": str(self.results_path())}
         os.environ["AVALLEY_CACHED_ONLY"] = "1"     # the chapter trains nothing itself
         try:
