@@ -164,6 +164,15 @@ def windows(curve: Curve, chance: float, fraction: float = asymmetry.LEVEL_FRACT
     return w
 
 
+def log_ratio_gap(a: float, b: float) -> float:
+    """How far two signed log ratios of one curve (two ways of sampling it) differ: |a − b|;
+    0 when neither found a pair of windows (both NaN), inf when only one did."""
+    found = math.isfinite(a), math.isfinite(b)
+    if all(found):
+        return abs(a - b)
+    return math.inf if any(found) else 0.0
+
+
 def next_start(w: dict, reach: float, default: float | None = None) -> float:
     """A first distance for the next search of a similar curve (the same direction family on
     another network, say): 0.7 times the shorter window of `w`, within [reach/256, reach], so

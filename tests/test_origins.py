@@ -501,3 +501,12 @@ def test_group_norm():
     conv = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert origins.group_norm(model, "conv") == pytest.approx(
         float(torch.cat([w.detach().reshape(-1) for w in conv]).norm()))
+
+
+def test_log_ratio_gap_of_two_samplings():
+    nan = math.nan
+    assert origins.log_ratio_gap(0.5, 0.45) == pytest.approx(0.05)
+    assert origins.log_ratio_gap(-0.2, 0.2) == pytest.approx(0.4)
+    assert origins.log_ratio_gap(nan, nan) == 0.0          # neither found a pair of windows
+    assert origins.log_ratio_gap(0.3, nan) == math.inf     # only one did
+    assert origins.log_ratio_gap(nan, -0.3) == math.inf
