@@ -43,6 +43,7 @@ list: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/line_scan.py
+	$(PY) benchmarks/cold_budget.py
 
 clean:
 	rm -rf _build

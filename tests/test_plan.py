@@ -310,3 +310,27 @@ def test_rerun_box_estimates_come_from_the_planner():
     assert "--chapters swa" in swa
     assert "no GPU work" in plan.chapter_estimate("intro")
     assert chapters.declaration("swa").paper_time is None     # no hand-written estimate left
+
+
+def test_the_cold_budget_benchmark_counts_the_plans_work():
+    """benchmarks/cold_budget.py at the smoke profile: the swa chapter's row counts its two
+    seeds' SWA and SGD networks and two searches (at their most epochs, none is cached
+    here), the book's row every network of the plan, and both report seconds."""
+    import os
+    import subprocess
+    import sys
+    root = CHAPTERS_DIR.parent
+    proc = subprocess.run([sys.executable, "benchmarks/cold_budget.py", "--profile", "smoke",
+                           "--no-record"], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "AVALLEY_THREADS": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {line.split("|")[1].split()[0]: [c.strip() for c in line.split("|")[2:-1]]
+            for line in proc.stdout.splitlines() if line.startswith(("| swa", "| book"))}
+    smoke = plan.make("smoke")
+    trained = [j for j in smoke.jobs if j.kind == "train"]
+    swa_cfg = chapters.for_profile("swa", "smoke")
+    assert rows["swa"][:3] == [str(2 * len(swa_cfg["seeds"])), str(len(swa_cfg["seeds"])),
+                               str(4 * 4 + 2 * swa_cfg["after_epochs"])]
+    assert rows["book"][0] == str(len(trained))
+    measured, searching, floor = (float(c) for c in rows["book"][3:6])
+    assert 0 < floor < measured and 0 < searching < measured
