@@ -37,6 +37,10 @@ import numpy as np
 
 MIN_POINTS = 3   # one segment on each side of l = 0, at least
 ZERO_TOL = 1e-9  # a step within this fraction of the span from 0 is the centre l = 0
+# Two steps closer than this fraction of the span make a segment whose slope is rounding
+# noise (a loss of order 1 is known to ~1e-16; over a segment of ~1e-19 its slope is noise).
+# Every grid of the book is far coarser: the level search's finest step is ~1e-7 of its reach.
+SPACING_TOL = 1e-12
 
 # ---- the book's thresholds: every chapter uses these ------------------------------------
 # A direction is asymmetric when its ratio (sharp side over flat side: rise, distance or
@@ -119,6 +123,12 @@ def check_curve(ls, losses):
         i = int(np.argmax(d < 0))
         raise ValueError(f"ls must be sorted increasing; ls[{i}] = {ls[i]:g} > "
                          f"ls[{i + 1}] = {ls[i + 1]:g}")
+    close = d < SPACING_TOL * (ls[-1] - ls[0])
+    if np.any(close):
+        i = int(np.argmax(close))
+        raise ValueError(f"ls has two steps closer than {SPACING_TOL:g} of its span, "
+                         f"{ls[i]!r} and {ls[i + 1]!r} (indices {i} and {i + 1}): the slope "
+                         "between them would be rounding noise")
     # np.linspace(-r, r, odd n) can miss 0 by a rounding error: snap such a point to 0
     i0 = int(np.argmin(np.abs(ls)))
     if abs(ls[i0]) > ZERO_TOL * (ls[-1] - ls[0]):

@@ -28,10 +28,12 @@ def pl_case(draw):
     flat = draw(st.sampled_from([1, -1]))
     r0 = draw(st.floats(0.0, 2.0))
     r1 = r0 + draw(st.floats(0.05, 3.0))
-    # an irregular grid: random positive and negative points, 0, and points past r1
+    # an irregular grid: random positive and negative points, 0, and points past r1, on
+    # multiples of 0.001 (two floats a few ulps apart would make a segment whose slope is
+    # rounding noise: asymmetry.SPACING_TOL)
     pos = draw(st.lists(st.floats(0.001, 6.0), min_size=0, max_size=30))
     neg = draw(st.lists(st.floats(0.001, 6.0), min_size=0, max_size=30))
-    ls = np.unique(np.r_[-np.array(neg), 0.0, pos, r1 + 0.5, -(r1 + 0.5)])
+    ls = np.unique(np.round(np.r_[-np.array(neg), 0.0, pos, r1 + 0.5, -(r1 + 0.5)], 3))
     return PiecewiseLinear(c=ratio, a=a, flat=flat), (r0, r1), ls
 
 
@@ -161,6 +163,7 @@ def test_largest_c_when_the_flat_side_does_not_rise():
 @pytest.mark.parametrize("ls, y, match", [
     ([-1.0, 1.0, 0.0], [1, 1, 0], "sorted increasing"),
     ([-1.0, 0.0, 0.0, 1.0], [1, 0, 0, 1], "repeated value 0"),
+    ([-1.0, -1e-3, np.nextafter(-1e-3, 0), 0.0, 1.0], [1, 0, 0, 0, 1], "rounding noise"),
     ([0.0, 1.0], [0, 1], "at least 3 points"),
     ([-1.0, 0.0, 1.0], [1, np.nan, 1], "NaN or infinite"),
     ([-1.0, 0.0, 1.0], [1, 0, np.inf], "NaN or infinite"),
