@@ -41,9 +41,9 @@ def seconds(x: float) -> str:
 
 def kind(recipe) -> tuple:
     """What a network's cost depends on (its seed, SWA and BN initialization do not)."""
-    widths = {k: v for k, v in recipe.model_kwargs.items() if k != "bn_weight_init"}
+    shape = {k: v for k, v in recipe.model_kwargs.items() if k != "bn_weight_init"}
     return (recipe.model, recipe.dataset, recipe.n_train, recipe.n_test, recipe.batch_size,
-            recipe.augment, tuple(sorted((k, str(v)) for k, v in widths.items())))
+            recipe.augment, tuple(sorted((k, str(v)) for k, v in shape.items())))
 
 
 def measure(recipe, rt, repeats=3) -> dict:
@@ -94,8 +94,9 @@ def budget(jobs, costs, cpu) -> dict:
             out["searches"] += 1
             out["epochs"] += n
             out["cached_epochs"] &= known
-            out["searching"] += n * (c["epoch"] + c["eval"])
-            out["measured"] += n * (c["epoch"] + c["eval"])
+            spent = n * (c["epoch"] + c["eval"])
+            out["searching"] += spent
+            out["measured"] += spent
             out["floor"] += estimate.after_swa_seconds(r, n, cpu)
     return out
 

@@ -2,7 +2,10 @@
 for listed once, estimates from the networks themselves, the `paper` command's refusals,
 and the bundles that bring paper-scale results into the book (no compute here)."""
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -316,9 +319,6 @@ def test_the_cold_budget_benchmark_counts_the_plans_work():
     """benchmarks/cold_budget.py at the smoke profile: the swa chapter's row counts its two
     seeds' SWA and SGD networks and two searches (at their most epochs, none is cached
     here), the book's row every network of the plan, and both report seconds."""
-    import os
-    import subprocess
-    import sys
     root = CHAPTERS_DIR.parent
     proc = subprocess.run([sys.executable, "benchmarks/cold_budget.py", "--profile", "smoke",
                            "--no-record"], cwd=root, capture_output=True, text=True,
@@ -329,8 +329,9 @@ def test_the_cold_budget_benchmark_counts_the_plans_work():
     smoke = plan.make("smoke")
     trained = [j for j in smoke.jobs if j.kind == "train"]
     swa_cfg = chapters.for_profile("swa", "smoke")
-    assert rows["swa"][:3] == [str(2 * len(swa_cfg["seeds"])), str(len(swa_cfg["seeds"])),
-                               str(4 * 4 + 2 * swa_cfg["after_epochs"])]
+    seeds, epochs = len(swa_cfg["seeds"]), recipes.get(swa_cfg["recipe_names"][0]).epochs
+    assert rows["swa"][:3] == [str(2 * seeds), str(seeds),
+                               str(2 * seeds * epochs + seeds * swa_cfg["after_epochs"])]
     assert rows["book"][0] == str(len(trained))
     measured, searching, floor = (float(c) for c in rows["book"][3:6])
     assert 0 < floor < measured and 0 < searching < measured
